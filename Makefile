@@ -1,0 +1,44 @@
+# outbox-triggers: `make` lists the targets.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: help install test lint unit migrate relay render check demo clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/' | expand -t 12
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP)  ## create .venv and install the package with its test extras
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check outbox_triggers migrations tests
+	$(BIN)/ruff format --check outbox_triggers migrations tests
+	$(BIN)/mypy
+
+test: lint  ## lint, then the whole test suite (needs MariaDB at 127.0.0.1:3306 or TEST_DATABASE_URL)
+	$(BIN)/pytest -q
+
+unit: $(STAMP)  ## only the tests that need no database
+	$(BIN)/pytest -q -m 'not integration'
+
+render: $(STAMP)  ## print the DDL migrate would apply (DATABASE_URL, OUTBOX_SPEC)
+	$(BIN)/outbox-triggers render
+
+migrate: $(STAMP)  ## create the events table and install the triggers (DATABASE_URL, OUTBOX_SPEC)
+	$(BIN)/outbox-triggers migrate
+
+relay: $(STAMP)  ## run the relay until SIGTERM (DATABASE_URL, OUTBOX_SPEC, AWS_*)
+	$(BIN)/outbox-triggers relay
+
+demo: $(STAMP)  ## end to end on a throwaway schema: MariaDB -> triggers -> relay -> SQS (moto)
+	$(BIN)/outbox-triggers demo
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

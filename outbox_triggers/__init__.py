@@ -1,0 +1,8 @@
+"""outbox-triggers: a transactional outbox for MySQL and MariaDB, captured by triggers, relayed to AWS."""
+
+from __future__ import annotations
+
+from outbox_triggers.errors import OutboxError
+
+__version__ = "0.1.0"
+__all__ = ["OutboxError", "__version__"]

@@ -1,0 +1,158 @@
+"""The ``outbox-triggers`` command line: a thin shell over :mod:`outbox_triggers.commands`.
+
+Every option has an environment-variable default. Errors print one line,
+``FAILED: <what to do>``, and exit with the code documented in
+:mod:`outbox_triggers.errors`; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from outbox_triggers import commands, errors
+from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, ColdShutdown
+from outbox_triggers.render import FLAVORS
+from outbox_triggers.spec import DEFAULT_SPEC_PATH, schema
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+spec_option = click.option(
+    "--spec", "spec_path", envvar="OUTBOX_SPEC", default=DEFAULT_SPEC_PATH, show_default=True,
+    show_envvar=True, help="Path of the YAML spec.",
+)
+url_option = click.option(
+    "--database-url", envvar="DATABASE_URL", show_envvar=True,
+    help="SQLAlchemy URL, e.g. mysql+pymysql://user:pass@host:3306/db (falls back to the spec's url).",
+)
+flavor_option = click.option(
+    "--flavor", envvar="OUTBOX_FLAVOR", type=click.Choice(FLAVORS), show_envvar=True,
+    help="Render for this server flavor instead of the one detected.",
+)
+
+
+def reporting(fn: F) -> F:
+    """Turn OutboxError into ``FAILED: …`` and its exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except errors.OutboxError as exc:
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            click.echo(f"FAILED: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except ColdShutdown:
+            click.echo("stopped at once by a second signal", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, envvar="OUTBOX_DEBUG", help="Show tracebacks instead of one-line errors.")
+@click.option(
+    "--log-level", envvar="OUTBOX_LOG_LEVEL", default="INFO", show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.version_option(package_name="outbox-triggers")
+def main(debug: bool, log_level: str) -> None:
+    """Transactional outbox for MySQL/MariaDB: triggers capture changes, the relay ships them to AWS."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+@main.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of the spec (for editors and CI)."""
+    click.echo(json.dumps(schema(), indent=2))
+
+
+@main.command("render")
+@spec_option
+@url_option
+@flavor_option
+@reporting
+def render_cmd(spec_path: str, database_url: str | None, flavor: str | None) -> None:
+    """Print the exact DDL migrate would apply."""
+    click.echo(commands.render(spec_path, database_url, flavor), nl=False)
+
+
+@main.command("revision")
+@spec_option
+@url_option
+@flavor_option
+@click.option("-m", "--message", required=True, help="What this revision changes.")
+@reporting
+def revision_cmd(spec_path: str, database_url: str | None, flavor: str | None, message: str) -> None:
+    """Write a frozen revision for what changed in the spec or the live schema."""
+    path = commands.revision(spec_path, message, database_url, flavor)
+    click.echo(f"wrote {path}" if path else "no changes: the newest revision already matches the spec")
+
+
+@main.command("migrate")
+@spec_option
+@url_option
+@flavor_option
+@click.option("--sql", is_flag=True, help="Print the script for the mysql client instead of running it.")
+@reporting
+def migrate_cmd(spec_path: str, database_url: str | None, flavor: str | None, sql: bool) -> None:
+    """Create the events table and install the triggers (alembic upgrade head)."""
+    report = commands.migrate(spec_path, database_url, sql=sql, flavor=flavor)
+    if report.wrote:
+        click.echo(f"wrote first revision {report.wrote} (commit it with your spec)", err=sql)
+    if not sql:
+        state = "already at" if report.before == report.after else f"{report.before or 'base'} ->"
+        click.echo(f"migrate: {state} {report.after}")
+
+
+@main.command("downgrade")
+@spec_option
+@url_option
+@click.argument("target")
+@click.option("--force", is_flag=True, help="At base, drop the events table even if it holds events.")
+@click.option("--sql", is_flag=True, help="Print the script instead of running it.")
+@reporting
+def downgrade_cmd(spec_path: str, database_url: str | None, target: str, force: bool, sql: bool) -> None:
+    """Go back to revision TARGET ('base' removes everything the toolkit installed)."""
+    commands.downgrade(spec_path, target, database_url, force=force, sql=sql)
+    if not sql:
+        click.echo(f"downgrade: at {target}")
+
+
+@main.command("relay")
+@spec_option
+@url_option
+@click.option("--once", is_flag=True, help="Deliver the events present now, then exit.")
+@click.option(
+    "--batch-size", envvar="OUTBOX_BATCH_SIZE", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH_SIZE,
+    show_default=True, show_envvar=True, help="Events read per batch.",
+)
+@click.option(
+    "--poll-interval", envvar="OUTBOX_POLL_INTERVAL", type=click.FloatRange(0.001, 60), show_envvar=True,
+    default=DEFAULT_POLL_INTERVAL, show_default=True, help="Seconds to wait when the events table is empty.",
+)
+@reporting
+def relay_cmd(spec_path: str, database_url: str | None, once: bool, batch_size: int, poll_interval: float) -> None:
+    """Publish events to their destinations until SIGTERM/SIGINT (or, with --once, until drained)."""
+    stats = commands.relay(spec_path, database_url, once=once, batch_size=batch_size, poll_interval=poll_interval)
+    click.echo(f"relay: {stats.published} event(s) delivered in {stats.batches} batch(es)", err=True)
+
+
+@main.command("demo")
+@reporting
+def demo_cmd() -> None:
+    """Run the whole pipeline on a throwaway database and an in-process SQS (moto)."""
+    from outbox_triggers import demo
+
+    demo.run()

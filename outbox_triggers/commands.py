@@ -1,0 +1,196 @@
+"""Every user command as a plain function; the CLI is a thin shell over these.
+
+Each function takes paths and settings, does its work, and returns a value or
+raises an :class:`~outbox_triggers.errors.OutboxError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from outbox_triggers import database, introspect, migrations, model, publishers, revisions
+from outbox_triggers import render as rendering
+from outbox_triggers.errors import DatabaseError, MigrationError
+from outbox_triggers.publishers import Publisher
+from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, Relay, RelayStats
+from outbox_triggers.spec import DEFAULT_DESTINATION, Spec, load
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The spec rendered against the live schema, and the state it asks for."""
+
+    spec: Spec
+    model: model.Model
+    rendered: rendering.Rendered
+    flavor: str
+
+    @property
+    def state(self) -> revisions.State:
+        """The installed state this plan wants."""
+        return revisions.desired(self.rendered)
+
+
+@dataclass(frozen=True)
+class MigrateReport:
+    """What ``migrate`` did."""
+
+    before: str | None
+    after: str | None
+    wrote: Path | None = None
+
+
+@contextmanager
+def _session(spec_path: str | Path, database_url: str | None) -> Iterator[tuple[Spec, Connection]]:
+    spec = load(spec_path)
+    eng = database.engine(database.resolve_url(database_url, spec.url))
+    try:
+        with database.connect(eng) as conn:
+            yield spec, conn
+    finally:
+        eng.dispose()
+
+
+def plan(spec: Spec, conn: Connection, flavor: str | None = None) -> Plan:
+    """Join ``spec`` with the live schema and render it; nothing is written."""
+    shapes = introspect.shapes(conn, [t.name for t in spec.tables])
+    capture = model.build(spec, shapes)
+    chosen = flavor or database.flavor(conn)
+    conn.commit()
+    return Plan(spec, capture, rendering.render(capture, chosen), chosen)
+
+
+def render(spec_path: str | Path, database_url: str | None = None, flavor: str | None = None) -> str:
+    """The DDL ``migrate`` would install, as a script for the ``mysql`` client."""
+    with _session(spec_path, database_url) as (spec, conn):
+        return rendering.script(plan(spec, conn, flavor).rendered)
+
+
+def revision(
+    spec_path: str | Path, message: str, database_url: str | None = None, flavor: str | None = None
+) -> Path | None:
+    """Write a revision moving the newest revision to the current spec; None if nothing changed."""
+    with _session(spec_path, database_url) as (spec, conn):
+        return _write_revision(plan(spec, conn, flavor), migrations.config(spec.migrations_dir), message)
+
+
+def _write_revision(current: Plan, cfg: Any, message: str) -> Path | None:
+    modules = migrations.modules(cfg)
+    _check_flavor(modules, current.flavor)
+    up, down = revisions.diff(revisions.head_state(modules), current.state)
+    if not up:
+        return None
+    meta = {
+        "flavor": current.flavor,
+        "spec_hash": revisions.spec_hash(current.spec.source),
+        "column_hashes": revisions.column_hashes(current.model),
+    }
+    return migrations.write_revision(cfg, message, up, down, meta)
+
+
+def _check_flavor(modules: Sequence[Any], flavor: str) -> None:
+    rendered_for = {getattr(m, "flavor", flavor) for m in modules}
+    if rendered_for - {flavor}:
+        raise MigrationError(
+            f"the revisions were rendered for {', '.join(sorted(rendered_for))} but this server is {flavor}; "
+            "pass --flavor to render for the server the revisions target"
+        )
+
+
+def migrate(
+    spec_path: str | Path,
+    database_url: str | None = None,
+    sql: bool = False,
+    flavor: str | None = None,
+    output: TextIO | None = None,
+) -> MigrateReport:
+    """Apply pending revisions (``alembic upgrade head``) on the toolkit's own version table.
+
+    With no revision yet, the first one is written from the spec (so a new
+    user's ``make migrate`` just works). When the spec or the live schema has
+    moved past the newest revision, nothing is applied: run ``revision`` first.
+    """
+    with _session(spec_path, database_url) as (spec, conn):
+        current = plan(spec, conn, flavor)
+        cfg = migrations.config(spec.migrations_dir, None if sql else conn, output or sys.stdout)
+        wrote = None
+        if not migrations.modules(cfg):
+            wrote = _write_revision(current, cfg, "initial outbox triggers")
+        _refuse_unrevised(current, cfg)
+        before = migrations.current(conn)
+        conn.commit()
+        migrations.upgrade(cfg, "head", sql=sql)
+        return MigrateReport(before, migrations.current(conn), wrote)
+
+
+def _refuse_unrevised(current: Plan, cfg: Any) -> None:
+    modules = migrations.modules(cfg)
+    _check_flavor(modules, current.flavor)
+    if revisions.head_state(modules) != current.state:
+        raise MigrationError(
+            "the spec or the live schema differs from the newest revision in "
+            f"{current.spec.migrations_dir}: run `outbox-triggers revision -m '<what changed>'`, "
+            "review the file, then migrate again"
+        )
+
+
+def downgrade(
+    spec_path: str | Path,
+    target: str,
+    database_url: str | None = None,
+    force: bool = False,
+    sql: bool = False,
+    output: TextIO | None = None,
+) -> None:
+    """``alembic downgrade`` to ``target``; ``base`` removes every trigger and the (empty) events table."""
+    with _session(spec_path, database_url) as (spec, conn):
+        cfg = migrations.config(spec.migrations_dir, None if sql else conn, output or sys.stdout, force=force)
+        migrations.downgrade(cfg, target, sql=sql)
+
+
+def relay(
+    spec_path: str | Path,
+    database_url: str | None = None,
+    once: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    overrides: Mapping[str, Publisher] | None = None,
+) -> RelayStats:
+    """Publish events until stopped (or, with ``once``, until the current backlog is delivered)."""
+    spec = load(spec_path)
+    eng = database.engine(database.resolve_url(database_url, spec.url), pool_size=2)
+    with ExitStack() as stack:
+        stack.callback(eng.dispose)
+        _require_events_table(eng, spec.events_table)
+        routes = _routes(spec, stack, overrides or {})
+        return Relay(eng, spec.events_table, routes, batch_size, poll_interval).run(once=once)
+
+
+def _require_events_table(eng: sa.Engine, events_table: str) -> None:
+    with database.connect(eng) as conn:
+        if events_table not in introspect.existing_tables(conn):
+            raise DatabaseError(f"events table {events_table!r} does not exist in the database: run migrate first")
+
+
+def _routes(spec: Spec, stack: ExitStack, overrides: Mapping[str, Publisher]) -> dict[str, list[Publisher]]:
+    built: dict[str, Publisher] = {}
+    for name, destination in spec.destinations.items():
+        publisher = overrides.get(name) or publishers.create(destination)
+        stack.callback(publisher.close)
+        publisher.check()
+        built[name] = publisher
+    routes = {t.name: [built[d] for d in t.destinations] for t in spec.tables}
+    if DEFAULT_DESTINATION in built:
+        routes["*"] = [built[DEFAULT_DESTINATION]]
+    return routes

@@ -1,0 +1,65 @@
+"""The events table as the relay sees it: read a batch in order, delete by exact ids.
+
+The relay's session runs at READ COMMITTED, so it never holds a read view
+open across batches (which would hold back InnoDB purge), and each statement
+sees every transaction committed before it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from outbox_triggers import identifiers
+
+
+@dataclass(frozen=True)
+class Event:
+    """One undelivered event row: its order number, source table and message body."""
+
+    seq: int
+    table: str
+    body: str
+
+
+class EventsTable:
+    """Statements on one events table, built once from its validated name."""
+
+    def __init__(self, name: str) -> None:
+        quoted = identifiers.quote(name)
+        self.name = name
+        self._select = sa.text(f"SELECT seq, table_name, payload FROM {quoted} ORDER BY seq LIMIT :n")  # noqa: S608
+        self._delete = sa.text(f"DELETE FROM {quoted} WHERE seq IN :seqs").bindparams(  # noqa: S608
+            sa.bindparam("seqs", expanding=True)
+        )
+        self._count = sa.text(f"SELECT COUNT(*) FROM {quoted}")  # noqa: S608
+        self._high = sa.text(f"SELECT COALESCE(MAX(seq), 0) FROM {quoted}")  # noqa: S608
+
+    def fetch(self, conn: Connection, limit: int) -> list[Event]:
+        """The oldest ``limit`` committed events, in order."""
+        rows = conn.execute(self._select, {"n": limit}).all()
+        conn.commit()
+        return [Event(int(seq), str(table), str(body)) for seq, table, body in rows]
+
+    def delete(self, conn: Connection, seqs: Sequence[int]) -> int:
+        """Delete exactly these events; return how many rows went."""
+        if not seqs:
+            return 0
+        deleted = conn.execute(self._delete, {"seqs": list(seqs)}).rowcount
+        conn.commit()
+        return int(deleted)
+
+    def count(self, conn: Connection) -> int:
+        """How many events wait for delivery."""
+        value = conn.execute(self._count).scalar()
+        conn.commit()
+        return int(value or 0)
+
+    def high_water(self, conn: Connection) -> int:
+        """The newest committed event's ``seq`` (0 when empty)."""
+        value = conn.execute(self._high).scalar()
+        conn.commit()
+        return int(value or 0)

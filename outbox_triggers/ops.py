@@ -1,0 +1,52 @@
+"""Migration operations as data.
+
+Revision files list these; :mod:`outbox_triggers.toimpl` executes them, and
+:mod:`outbox_triggers.revisions` folds them into the installed state. Each op
+carries the literal SQL it runs, so a revision never re-renders the spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CreateEventsTable:
+    """Create the events table (``CREATE TABLE IF NOT EXISTS``)."""
+
+    table: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class DropEventsTable:
+    """Drop the events table; refused while it holds undelivered events unless forced."""
+
+    table: str
+
+
+@dataclass(frozen=True)
+class ReplaceTriggers:
+    """Swap one table's toolkit triggers in a single ``LOCK TABLES … WRITE`` section.
+
+    ``drop`` names the triggers installed before; ``create`` maps each new
+    trigger's name to its ``CREATE TRIGGER`` statement. No committed change
+    can fall between the drop and the create.
+    """
+
+    table: str
+    drop: Sequence[str] = ()
+    create: Mapping[str, str] = field(default_factory=dict)
+
+
+Op = CreateEventsTable | DropEventsTable | ReplaceTriggers
+
+
+def run(ops: Sequence[Op]) -> None:
+    """Execute ``ops`` in the current Alembic migration (online or ``--sql``)."""
+    from alembic import op as alembic_op
+
+    from outbox_triggers import toimpl
+
+    toimpl.run(alembic_op.get_context(), ops)

@@ -1,0 +1,22 @@
+"""Publishers: one module per destination type, all behind :class:`Publisher`."""
+
+from __future__ import annotations
+
+from outbox_triggers.errors import DestinationError
+from outbox_triggers.publishers.base import Message, Publisher, PublishResult
+from outbox_triggers.spec import Destination
+
+__all__ = ["Message", "PublishResult", "Publisher", "create"]
+
+
+def create(destination: Destination) -> Publisher:
+    """The publisher for a spec destination."""
+    if destination.type == "sqs":
+        from outbox_triggers.publishers.sqs import SqsPublisher
+
+        return SqsPublisher.from_destination(destination)
+    if destination.type == "stub":
+        from outbox_triggers.publishers.stub import StubPublisher
+
+        return StubPublisher(destination.name)
+    raise DestinationError(f"destinations.{destination.name}.type: unknown type {destination.type!r}")

@@ -1,0 +1,233 @@
+"""The relay worker: events table → batch → publishers → delete.
+
+One relay at a time holds the events table's named lock. It reads the oldest
+events in ``seq`` order, publishes each to every destination its table routes
+to, and deletes exactly the rows every destination accepted. Rows that failed
+stay for the next attempt, after an exponential, jittered backoff.
+
+The first SIGTERM or SIGINT lets the batch in hand finish (publish and
+delete), then the loop ends; a second one stops the process at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from outbox_triggers.database import describe as describe_db_error
+from outbox_triggers.errors import DestinationError
+from outbox_triggers.events import Event, EventsTable
+from outbox_triggers.lock import RelayLock
+from outbox_triggers.publishers import Message, Publisher, PublishResult
+
+log = logging.getLogger(__name__)
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_POLL_INTERVAL = 0.2
+MAX_BACKOFF_S = 30.0
+ONCE_GIVE_UP_ROUNDS = 6
+
+
+class ColdShutdown(BaseException):
+    """A second stop signal: leave now, without finishing the batch."""
+
+
+@dataclass
+class RelayStats:
+    """What a relay run did."""
+
+    published: int = 0
+    failed_attempts: int = 0
+    batches: int = 0
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_S) -> float:
+    """Full-jitter exponential backoff for the ``attempt``-th consecutive failure."""
+    return random.uniform(0, min(cap, base * 2 ** min(attempt, 20)))
+
+
+class Relay:
+    """Moves events from one events table to their destinations."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        events_table: str,
+        routes: Mapping[str, Sequence[Publisher]],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> None:
+        self._engine = engine
+        self._events = EventsTable(events_table)
+        self._routes = routes
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._lock = RelayLock(engine, events_table)
+        self._stop = threading.Event()
+        self._conn: Connection | None = None
+        self.stats = RelayStats()
+
+    def request_stop(self) -> None:
+        """Finish the batch in hand, then return from :meth:`run`."""
+        self._stop.set()
+
+    def run(self, once: bool = False) -> RelayStats:
+        """Relay until stopped; with ``once``, until the events present at start are delivered."""
+        restore = self._install_signals()
+        try:
+            if self._take_lock():
+                self._loop(once)
+        finally:
+            self._teardown()
+            restore()
+        return self.stats
+
+    def _loop(self, once: bool) -> None:
+        high = self._high_water() if once else None
+        failures = 0
+        while not self._stop.is_set():
+            events = self._next_batch(high)
+            if events is None:
+                failures += 1
+                self._stop.wait(backoff(failures))
+                continue
+            if not events:
+                if once:
+                    return
+                self._stop.wait(self._poll_interval)
+                continue
+            failures = 0 if self._deliver(events) else failures + 1
+            if failures:
+                if once and failures >= ONCE_GIVE_UP_ROUNDS:
+                    raise DestinationError(self._give_up_message())
+                self._stop.wait(backoff(failures))
+
+    def _next_batch(self, high: int | None) -> list[Event] | None:
+        """The next events, or None when the database failed (after re-taking the lock)."""
+        try:
+            if not self._lock.held():
+                log.warning("relay lock lost; waiting to take it again")
+                self._drop_connection()
+                if not self._take_lock():
+                    return []
+            events = self._events.fetch(self._connection(), self._batch_size)
+        except sa.exc.DBAPIError as exc:
+            log.error("reading events failed: %s", describe_db_error(exc, self._engine.url))
+            self._drop_connection()
+            return None
+        return [e for e in events if high is None or e.seq <= high]
+
+    def _deliver(self, events: list[Event]) -> bool:
+        """Publish a batch and delete what was accepted everywhere; True if nothing failed."""
+        result = self._publish(events)
+        self._delete(result.accepted)
+        self.stats.batches += 1
+        self.stats.published += len(result.accepted)
+        self.stats.failed_attempts += len(result.failed)
+        self.stats.errors = dict(result.failed)
+        for seq, reason in list(result.failed.items())[:3]:
+            log.warning("event %s not delivered yet: %s", seq, reason)
+        log.debug("batch of %d: %d delivered, %d to retry", len(events), len(result.accepted), len(result.failed))
+        return not result.failed
+
+    def _publish(self, events: list[Event]) -> PublishResult:
+        by_publisher: dict[int, tuple[Publisher, list[Message]]] = {}
+        unrouted = PublishResult()
+        for event in events:
+            publishers = self._routes.get(event.table) or self._routes.get("*") or ()
+            if not publishers:
+                unrouted.failed[event.seq] = f"no destination routes table {event.table!r}"
+            for publisher in publishers:
+                by_publisher.setdefault(id(publisher), (publisher, []))[1].append(
+                    Message(event.seq, event.table, event.body)
+                )
+        results = [publisher.publish(messages) for publisher, messages in by_publisher.values()]
+        return _combine([e.seq for e in events], results, unrouted)
+
+    def _delete(self, seqs: list[int]) -> None:
+        try:
+            self._events.delete(self._connection(), seqs)
+        except sa.exc.DBAPIError as exc:
+            log.error("deleting delivered events failed (they will be sent again): %s", exc.orig)
+            self._drop_connection()
+
+    def _high_water(self) -> int:
+        return self._events.high_water(self._connection())
+
+    def _take_lock(self) -> bool:
+        waiting_logged = False
+        while not self._stop.is_set():
+            if self._lock.acquire(wait_s=1):
+                log.info("relay lock %s taken; relaying %s", self._lock.name, self._events.name)
+                return True
+            if not waiting_logged:
+                log.info("another relay (connection %s) holds %s; waiting", self._lock.holder(), self._lock.name)
+                waiting_logged = True
+        return False
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._engine.connect().execution_options(isolation_level="READ COMMITTED")
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:
+                pass
+
+    def _teardown(self) -> None:
+        self._drop_connection()
+        self._lock.release()
+
+    def _give_up_message(self) -> str:
+        reasons = "; ".join(f"event {seq}: {why}" for seq, why in list(self.stats.errors.items())[:3])
+        return f"--once gave up after {ONCE_GIVE_UP_ROUNDS} rounds without delivering everything ({reasons})"
+
+    def _install_signals(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return _noop
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        def cold(signum: int, frame: FrameType | None) -> None:
+            raise ColdShutdown(signum)
+
+        def warm(signum: int, frame: FrameType | None) -> None:
+            log.info("%s received: finishing the batch in hand; send it again to stop at once",
+                     signal.Signals(signum).name)
+            self.request_stop()
+            for sig in previous:
+                signal.signal(sig, cold)
+
+        for sig in previous:
+            signal.signal(sig, warm)
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+
+def _combine(seqs: list[int], results: list[PublishResult], unrouted: PublishResult) -> PublishResult:
+    """A seq is accepted only if every publisher it went to accepted it."""
+    failed = dict(unrouted.failed)
+    for result in results:
+        failed.update(result.failed)
+    accepted = {seq for result in results for seq in result.accepted}
+    return PublishResult(accepted=[s for s in seqs if s in accepted and s not in failed], failed=failed)
+
+
+def _noop() -> None:
+    return None

@@ -1,0 +1,106 @@
+"""Render the capture model into SQL with the Jinja templates.
+
+Rendering is pure: a :class:`~outbox_triggers.model.Model` and a flavor in,
+:class:`Rendered` SQL out. No database is touched, so golden-file tests cover
+every flavor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from outbox_triggers import identifiers
+from outbox_triggers.errors import RenderError
+from outbox_triggers.model import Capture, Model, Trigger
+
+FLAVORS = ("mariadb", "mysql")
+
+
+@dataclass(frozen=True)
+class RenderedTrigger:
+    """One CREATE TRIGGER statement and what it belongs to."""
+
+    name: str
+    table: str
+    operation: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """All the DDL for a model: the events table and every table's triggers."""
+
+    events_table: str
+    events_table_sql: str
+    triggers: tuple[RenderedTrigger, ...]
+
+    def for_table(self, table: str) -> tuple[RenderedTrigger, ...]:
+        """The triggers of one tracked table."""
+        return tuple(t for t in self.triggers if t.table == table)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Tracked tables, in spec order."""
+        return tuple(dict.fromkeys(t.table for t in self.triggers))
+
+
+def template_dir() -> Path:
+    """Where the templates are: inside the installed package, else the source checkout."""
+    packaged = Path(str(resources.files("outbox_triggers"))) / "templates"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "templates"
+
+
+@cache
+def _environment(directory: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+    env.filters["ident"] = identifiers.quote
+    env.filters["lit"] = identifiers.literal
+    env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
+    return env
+
+
+def _render(template: str, **context: object) -> str:
+    try:
+        return _environment(template_dir()).get_template(template).render(**context).strip()
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template {template} failed to render: {exc}") from exc
+
+
+def render(model: Model, flavor: str) -> Rendered:
+    """Render the events table and every trigger of ``model`` for ``flavor``."""
+    if flavor not in FLAVORS:
+        raise RenderError(f"unknown flavor {flavor!r}; expected one of {', '.join(FLAVORS)}")
+    triggers = tuple(
+        RenderedTrigger(t.name, t.table, t.operation, render_trigger(model, c, t, flavor))
+        for c in model.captures
+        for t in c.triggers
+    )
+    events_sql = _render("events_table.sql.j2", events_table=model.events_table)
+    return Rendered(model.events_table, events_sql, triggers)
+
+
+def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str) -> str:
+    """The CREATE TRIGGER statement for one trigger."""
+    return _render(
+        "trigger.sql.j2", capture=capture, trigger=trigger, events_table=model.events_table, flavor=flavor
+    )
+
+
+def script(rendered: Rendered, delimiter: str = "$$") -> str:
+    """The rendered DDL as one script the ``mysql`` client can run."""
+    parts = [rendered.events_table_sql + ";"]
+    for trig in rendered.triggers:
+        parts.append(f"DROP TRIGGER IF EXISTS {identifiers.quote(trig.name)};")
+        parts.append(f"DELIMITER {delimiter}\n{trig.sql}{delimiter}\nDELIMITER ;")
+    return "\n\n".join(parts) + "\n"

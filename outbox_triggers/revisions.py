@@ -1,0 +1,119 @@
+"""Frozen trigger revisions: the installed state, diffs, and revision files.
+
+A revision file holds ``UPGRADE`` and ``DOWNGRADE`` lists of ops with literal
+SQL. Folding every revision's ``UPGRADE`` from base to head gives the state
+the newest revision installs; diffing that against a fresh render gives the
+next revision. Revision ids are derived from their content, so generating the
+same change twice yields the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from outbox_triggers.model import Model
+from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceTriggers
+from outbox_triggers.render import Rendered
+
+
+@dataclass(frozen=True)
+class State:
+    """What a revision leaves installed: the events table and each table's triggers."""
+
+    events_table: tuple[str, str] | None = None
+    triggers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def desired(rendered: Rendered) -> State:
+    """The state a rendered spec asks for."""
+    triggers = {t: {trig.name: trig.sql for trig in rendered.for_table(t)} for t in rendered.tables}
+    return State((rendered.events_table, rendered.events_table_sql), triggers)
+
+
+def fold(state: State, ops: Iterable[Op]) -> State:
+    """Apply ``ops`` to ``state`` on paper."""
+    events, triggers = state.events_table, dict(state.triggers)
+    for op in ops:
+        if isinstance(op, CreateEventsTable):
+            events = (op.table, op.sql)
+        elif isinstance(op, DropEventsTable):
+            events = None
+        elif op.create:
+            triggers[op.table] = dict(op.create)
+        else:
+            triggers.pop(op.table, None)
+    return State(events, triggers)
+
+
+def head_state(modules: Sequence[ModuleType]) -> State:
+    """Fold the ``UPGRADE`` ops of revision modules ordered base → head."""
+    state = State()
+    for module in modules:
+        state = fold(state, module.UPGRADE)
+    return state
+
+
+def diff(old: State, new: State) -> tuple[list[Op], list[Op]]:
+    """The (upgrade, downgrade) ops that move ``old`` to ``new`` and back."""
+    up: list[Op] = []
+    down: list[Op] = []
+    if new.events_table and new.events_table != old.events_table:
+        up.append(CreateEventsTable(*new.events_table))
+    for table in dict.fromkeys([*old.triggers, *new.triggers]):
+        before, after = old.triggers.get(table, {}), new.triggers.get(table, {})
+        if before != after:
+            up.append(ReplaceTriggers(table, tuple(before), dict(after)))
+            down.append(ReplaceTriggers(table, tuple(after), dict(before)))
+    if old.events_table is None and new.events_table:
+        down.append(DropEventsTable(new.events_table[0]))
+    return up, down
+
+
+def spec_hash(source: Mapping[str, object]) -> str:
+    """A short, stable hash of the spec document."""
+    return _hash(json.dumps(source, sort_keys=True, default=str))
+
+
+def column_hashes(model: Model) -> dict[str, str]:
+    """Per tracked table, a hash of the captured columns and their types."""
+    return {
+        c.table: _hash(json.dumps([[col.name, col.sql_type] for col in c.columns]))
+        for c in model.captures
+    }
+
+
+def revision_id(down_revision: str | None, upgrade: Sequence[Op]) -> str:
+    """A content-derived revision id: the same change always gets the same id."""
+    return _hash(repr((down_revision, source(upgrade))))[:12]
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def source(ops: Sequence[Op]) -> str:
+    """Python source for a list of ops, each SQL statement a flush-left literal that reads back exactly."""
+    if not ops:
+        return "[]"
+    return "[\n" + "".join(_op_source(op) + ",\n" for op in ops) + "]"
+
+
+def _op_source(op: Op) -> str:
+    if isinstance(op, CreateEventsTable):
+        return f"    CreateEventsTable(\n        {op.table!r},\n        {_sql(op.sql)},\n    )"
+    if isinstance(op, DropEventsTable):
+        return f"    DropEventsTable({op.table!r})"
+    creates = "".join(f"            {name!r}: {_sql(sql)},\n" for name, sql in op.create.items())
+    create = "{\n" + creates + "        }" if creates else "{}"
+    return f"    ReplaceTriggers(\n        {op.table!r},\n        drop={tuple(op.drop)!r},\n        create={create},\n    )"
+
+
+def _sql(sql: str) -> str:
+    """A flush-left triple-quoted literal when that reads back exactly, else ``repr``."""
+    if '"""' in sql or "\\" in sql or sql.endswith('"'):
+        return repr(sql)
+    return '"""\\\n' + sql + '"""'

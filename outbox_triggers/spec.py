@@ -1,0 +1,244 @@
+"""Load, interpolate and validate the YAML spec into frozen dataclasses.
+
+Validation happens in two layers: the JSON Schema shipped beside this module
+(``outbox-spec.schema.json``, published for editors), then cross-references
+the schema cannot express. Every problem is reported with its spec path, e.g.
+``tables.customers.operations[1]: 'upsert' is not one of insert, update, delete``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from outbox_triggers.errors import SpecError
+
+DEFAULT_SPEC_PATH = "outbox.yaml"
+DEFAULT_EVENTS_TABLE = "outbox_events"
+DEFAULT_DESTINATION = "default"
+OPERATIONS = ("insert", "update", "delete")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One tracked table as the spec declares it."""
+
+    name: str
+    operations: tuple[str, ...] = OPERATIONS
+    exclude_columns: tuple[str, ...] = ()
+    destinations: tuple[str, ...] = (DEFAULT_DESTINATION,)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A named place events are published to, with its type-specific options."""
+
+    name: str
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The validated spec: what to capture and where it goes."""
+
+    tables: tuple[TableSpec, ...]
+    destinations: Mapping[str, Destination]
+    events_table: str = DEFAULT_EVENTS_TABLE
+    url: str | None = None
+    migrations_dir: Path = Path("outbox_migrations")
+    source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def table(self, name: str) -> TableSpec:
+        """Return the tracked table called ``name``."""
+        return next(t for t in self.tables if t.name == name)
+
+
+def schema() -> dict[str, Any]:
+    """Return the JSON Schema of the spec format."""
+    return dict(_schema())
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    text = resources.files("outbox_triggers").joinpath("outbox-spec.schema.json").read_text("utf-8")
+    return dict(json.loads(text))
+
+
+def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Spec:
+    """Read the spec at ``path``, substitute ``${VAR}`` and validate it."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            f"spec file {path} not found: write one (see README, 'Spec reference') "
+            "or point --spec / OUTBOX_SPEC at it"
+        ) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file {path}: {exc.strerror}") from None
+    return parse(text, origin=str(path), environ=environ, base_dir=path.parent)
+
+
+def parse(
+    text: str,
+    origin: str = "<spec>",
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Spec:
+    """Validate spec text and build the :class:`Spec`."""
+    document = _parse_yaml(text, origin)
+    _raise_all(origin, _schema_problems(document))
+    document = _interpolate(document, os.environ if environ is None else environ, origin)
+    _raise_all(origin, _reference_problems(document))
+    return _build(document, base_dir or Path.cwd())
+
+
+def _parse_yaml(text: str, origin: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(f"{origin}: not valid YAML{where}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{origin}: not valid YAML: {exc}") from None
+
+
+def _raise_all(origin: str, problems: Sequence[str]) -> None:
+    if problems:
+        raise SpecError(f"{origin} is invalid:\n  " + "\n  ".join(problems))
+
+
+def format_path(parts: Sequence[str | int]) -> str:
+    """Render a JSON path as ``tables.orders.exclude_columns[2]``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
+    return out or "(top level)"
+
+
+def _schema_problems(document: Any) -> list[str]:
+    if not isinstance(document, dict):
+        return ["(top level): expected a mapping with 'version' and 'tables'"]
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{format_path(list(e.absolute_path))}: {_describe(e)}" for e in _leaf_errors(errors)]
+
+
+def _leaf_errors(errors: Sequence[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
+    for error in errors:
+        if error.validator in ("oneOf", "anyOf", "allOf") and error.context:
+            yield min(error.context, key=lambda e: len(e.schema_path))
+        else:
+            yield error
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    kind, detail, instance = error.validator, error.validator_value, error.instance
+    if kind == "enum":
+        return f"{instance!r} is not one of {', '.join(map(str, detail))}"
+    if kind == "const":
+        return f"{instance!r} is not supported; expected {detail!r}"
+    if kind == "additionalProperties":
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        extra = ", ".join(repr(k) for k in instance if k not in error.schema.get("properties", {}))
+        return f"unknown key {extra}" + (f" (expected one of: {known})" if known else "")
+    if kind == "required":
+        return error.message.replace("is a required property", "is required")
+    if kind == "type":
+        return f"expected {_type_name(detail)}, got {_type_name(type(instance).__name__)}"
+    if kind == "uniqueItems":
+        return "lists the same entry twice"
+    if kind == "minProperties":
+        return "must name at least one entry"
+    return str(error.message)
+
+
+def _type_name(name: Any) -> str:
+    names = {"object": "a mapping", "dict": "a mapping", "array": "a list", "list": "a list",
+             "string": "a string", "str": "a string", "integer": "an integer", "int": "an integer",
+             "NoneType": "nothing", "null": "nothing", "bool": "a boolean", "float": "a number"}
+    if isinstance(name, list):
+        return " or ".join(names.get(n, n) for n in name)
+    return names.get(str(name), str(name))
+
+
+def _interpolate(value: Any, environ: Mapping[str, str], origin: str, path: tuple[Any, ...] = ()) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, environ, origin, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, environ, origin, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return _ENV_REF.sub(lambda m: _env_value(m, environ, origin, path), value)
+    return value
+
+
+def _env_value(match: re.Match[str], environ: Mapping[str, str], origin: str, path: tuple[Any, ...]) -> str:
+    name, default = match.group(1), match.group(2)
+    if name in environ:
+        return environ[name]
+    if default is not None:
+        return default
+    raise SpecError(
+        f"{origin} is invalid:\n  {format_path(list(path))}: environment variable {name} is not set "
+        f"(export it, or write ${{{name}:-fallback}})"
+    )
+
+
+def _reference_problems(document: dict[str, Any]) -> list[str]:
+    destinations = document.get("destinations") or {}
+    problems = []
+    for name, table in document["tables"].items():
+        targets = (table or {}).get("destination", DEFAULT_DESTINATION)
+        for i, target in enumerate([targets] if isinstance(targets, str) else targets):
+            if target not in destinations:
+                where = ["tables", name, "destination"] + ([] if isinstance(targets, str) else [i])
+                known = ", ".join(sorted(destinations)) or "none"
+                problems.append(f"{format_path(where)}: no destination named {target!r} (defined: {known})")
+    events_table = document.get("events_table", DEFAULT_EVENTS_TABLE)
+    if events_table in document["tables"]:
+        problems.append(f"tables.{events_table}: the events table itself cannot be tracked")
+    return problems
+
+
+def _build(document: dict[str, Any], base_dir: Path) -> Spec:
+    destinations = {
+        name: Destination(name=name, type=d["type"], options={k: v for k, v in d.items() if k != "type"})
+        for name, d in (document.get("destinations") or {}).items()
+    }
+    return Spec(
+        tables=tuple(_build_table(name, body or {}) for name, body in document["tables"].items()),
+        destinations=destinations,
+        events_table=document.get("events_table", DEFAULT_EVENTS_TABLE),
+        url=document.get("url"),
+        migrations_dir=base_dir / document.get("migrations_dir", "outbox_migrations"),
+        source=document,
+    )
+
+
+def _build_table(name: str, body: dict[str, Any]) -> TableSpec:
+    targets = body.get("destination", DEFAULT_DESTINATION)
+    return TableSpec(
+        name=name,
+        operations=tuple(op for op in OPERATIONS if op in body.get("operations", OPERATIONS)),
+        exclude_columns=tuple(body.get("exclude_columns", ())),
+        destinations=(targets,) if isinstance(targets, str) else tuple(targets),
+    )

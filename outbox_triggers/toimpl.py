@@ -1,0 +1,114 @@
+"""Execute migration ops: the table lock that makes trigger replacement gap-free.
+
+MySQL DDL is not transactional. Dropping and re-creating a trigger leaves a
+moment in which a committed write fires nothing, so each table's triggers are
+swapped while this session holds ``LOCK TABLES <table> WRITE``: writers queue
+behind the lock and meet the new triggers when it is released. The wait for
+the lock is bounded by ``lock_wait_timeout``; the time it was held is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from outbox_triggers import identifiers
+from outbox_triggers.errors import MigrationError
+from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceTriggers
+
+log = logging.getLogger(__name__)
+LOCK_WAIT_TIMEOUT_S = 10
+DELIMITER = "$$"
+
+
+def run(context: MigrationContext, ops: Sequence[Op]) -> None:
+    """Apply ``ops`` through ``context``: execute them, or print them in ``--sql`` mode."""
+    if context.as_sql:
+        for statement in script(ops):
+            context.impl.static_output(statement)
+        return
+    conn = context.connection
+    assert conn is not None
+    force = bool(context.config.attributes.get("force")) if context.config else False
+    for op in ops:
+        apply(conn, op, force=force)
+
+
+def apply(conn: Connection, op: Op, force: bool = False) -> None:
+    """Execute one op on a live connection."""
+    if isinstance(op, CreateEventsTable):
+        _execute(conn, op.sql)
+    elif isinstance(op, DropEventsTable):
+        drop_events_table(conn, op.table, force)
+    else:
+        replace_triggers(conn, op)
+
+
+def replace_triggers(conn: Connection, op: ReplaceTriggers) -> float:
+    """Swap ``op.table``'s triggers under a write lock; return how long it was held (s)."""
+    _execute(conn, f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT_S}")
+    try:
+        _execute(conn, f"LOCK TABLES {identifiers.quote(op.table)} WRITE")
+    except sa.exc.OperationalError as exc:
+        raise MigrationError(
+            f"could not lock table {op.table!r} within {LOCK_WAIT_TIMEOUT_S}s to replace its triggers "
+            "(a long transaction holds it); nothing was changed on it: retry when it is quieter"
+        ) from exc
+    started = time.monotonic()
+    try:
+        for name in op.drop:
+            _execute(conn, f"DROP TRIGGER IF EXISTS {identifiers.quote(name)}")
+        for sql in op.create.values():
+            _execute(conn, sql)
+    finally:
+        _execute(conn, "UNLOCK TABLES")
+    held = time.monotonic() - started
+    log.info("triggers of %s replaced; table write-locked for %.1f ms", op.table, held * 1000)
+    return held
+
+
+def drop_events_table(conn: Connection, table: str, force: bool) -> None:
+    """Drop the events table, refusing while it still holds events unless ``force``."""
+    quoted = identifiers.quote(table)
+    exists = conn.execute(
+        sa.text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"),
+        {"t": table},
+    ).scalar()
+    if not exists:
+        return
+    backlog = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {quoted}").scalar() or 0)  # noqa: S608
+    if backlog and not force:
+        raise MigrationError(
+            f"events table {table!r} still holds {backlog} undelivered event(s); run the relay to drain it, "
+            "or pass --force to drop them"
+        )
+    _execute(conn, f"DROP TABLE {quoted}")
+
+
+def script(ops: Sequence[Op]) -> list[str]:
+    """The statements of ``ops`` as a script for the ``mysql`` client, DELIMITERs included."""
+    out: list[str] = []
+    for op in ops:
+        if isinstance(op, CreateEventsTable):
+            out.append(op.sql + ";")
+        elif isinstance(op, DropEventsTable):
+            out.append(f"DROP TABLE IF EXISTS {identifiers.quote(op.table)};")
+        else:
+            out.extend(_replace_script(op))
+    return out
+
+
+def _replace_script(op: ReplaceTriggers) -> list[str]:
+    lines = [f"LOCK TABLES {identifiers.quote(op.table)} WRITE;"]
+    lines += [f"DROP TRIGGER IF EXISTS {identifiers.quote(name)};" for name in op.drop]
+    lines += [f"DELIMITER {DELIMITER}\n{sql}{DELIMITER}\nDELIMITER ;" for sql in op.create.values()]
+    return [*lines, "UNLOCK TABLES;"]
+
+
+def _execute(conn: Connection, sql: str) -> None:
+    conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
