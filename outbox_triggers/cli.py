@@ -24,15 +24,25 @@ from outbox_triggers.spec import DEFAULT_SPEC_PATH, schema
 F = TypeVar("F", bound=Callable[..., Any])
 
 spec_option = click.option(
-    "--spec", "spec_path", envvar="OUTBOX_SPEC", default=DEFAULT_SPEC_PATH, show_default=True,
-    show_envvar=True, help="Path of the YAML spec.",
+    "--spec",
+    "spec_path",
+    envvar="OUTBOX_SPEC",
+    default=DEFAULT_SPEC_PATH,
+    show_default=True,
+    show_envvar=True,
+    help="Path of the YAML spec.",
 )
 url_option = click.option(
-    "--database-url", envvar="DATABASE_URL", show_envvar=True,
+    "--database-url",
+    envvar="DATABASE_URL",
+    show_envvar=True,
     help="SQLAlchemy URL, e.g. mysql+pymysql://user:pass@host:3306/db (falls back to the spec's url).",
 )
 flavor_option = click.option(
-    "--flavor", envvar="OUTBOX_FLAVOR", type=click.Choice(FLAVORS), show_envvar=True,
+    "--flavor",
+    envvar="OUTBOX_FLAVOR",
+    type=click.Choice(FLAVORS),
+    show_envvar=True,
     help="Render for this server flavor instead of the one detected.",
 )
 
@@ -57,9 +67,14 @@ def reporting(fn: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--debug", is_flag=True, envvar="OUTBOX_DEBUG", help="Show tracebacks instead of one-line errors.")
 @click.option(
-    "--log-level", envvar="OUTBOX_LOG_LEVEL", default="INFO", show_default=True,
+    "--debug", is_flag=True, envvar="OUTBOX_DEBUG", help="Show tracebacks instead of one-line errors."
+)
+@click.option(
+    "--log-level",
+    envvar="OUTBOX_LOG_LEVEL",
+    default="INFO",
+    show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
 @click.version_option(package_name="outbox-triggers")
@@ -135,17 +150,31 @@ def downgrade_cmd(spec_path: str, database_url: str | None, target: str, force: 
 @url_option
 @click.option("--once", is_flag=True, help="Deliver the events present now, then exit.")
 @click.option(
-    "--batch-size", envvar="OUTBOX_BATCH_SIZE", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH_SIZE,
-    show_default=True, show_envvar=True, help="Events read per batch.",
+    "--batch-size",
+    envvar="OUTBOX_BATCH_SIZE",
+    type=click.IntRange(1, 10_000),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    show_envvar=True,
+    help="Events read per batch.",
 )
 @click.option(
-    "--poll-interval", envvar="OUTBOX_POLL_INTERVAL", type=click.FloatRange(0.001, 60), show_envvar=True,
-    default=DEFAULT_POLL_INTERVAL, show_default=True, help="Seconds to wait when the events table is empty.",
+    "--poll-interval",
+    envvar="OUTBOX_POLL_INTERVAL",
+    type=click.FloatRange(0.001, 60),
+    show_envvar=True,
+    default=DEFAULT_POLL_INTERVAL,
+    show_default=True,
+    help="Seconds to wait when the events table is empty.",
 )
 @reporting
-def relay_cmd(spec_path: str, database_url: str | None, once: bool, batch_size: int, poll_interval: float) -> None:
+def relay_cmd(
+    spec_path: str, database_url: str | None, once: bool, batch_size: int, poll_interval: float
+) -> None:
     """Publish events to their destinations until SIGTERM/SIGINT (or, with --once, until drained)."""
-    stats = commands.relay(spec_path, database_url, once=once, batch_size=batch_size, poll_interval=poll_interval)
+    stats = commands.relay(
+        spec_path, database_url, once=once, batch_size=batch_size, poll_interval=poll_interval
+    )
     click.echo(f"relay: {stats.published} event(s) delivered in {stats.batches} batch(es)", err=True)
 
 

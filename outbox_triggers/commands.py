@@ -180,7 +180,9 @@ def relay(
 def _require_events_table(eng: sa.Engine, events_table: str) -> None:
     with database.connect(eng) as conn:
         if events_table not in introspect.existing_tables(conn):
-            raise DatabaseError(f"events table {events_table!r} does not exist in the database: run migrate first")
+            raise DatabaseError(
+                f"events table {events_table!r} does not exist in the database: run migrate first"
+            )
 
 
 def _routes(spec: Spec, stack: ExitStack, overrides: Mapping[str, Publisher]) -> dict[str, list[Publisher]]:

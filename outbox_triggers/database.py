@@ -30,7 +30,9 @@ def resolve_url(explicit: str | None, spec_url: str | None = None) -> str:
     """Pick the database URL: flag or DATABASE_URL, then the spec's ``url``."""
     url = explicit or os.environ.get("DATABASE_URL") or spec_url
     if not url:
-        raise DatabaseError("no database URL: pass --database-url, set DATABASE_URL, or add 'url' to the spec")
+        raise DatabaseError(
+            "no database URL: pass --database-url, set DATABASE_URL, or add 'url' to the spec"
+        )
     return url
 
 

@@ -8,6 +8,7 @@ Everything it creates is removed at the end.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -43,12 +44,24 @@ destinations:
     queue_url: ${DEMO_QUEUE_URL}
 """
 CHANGES: list[tuple[str, list[str], bool]] = [
-    ("insert a customer", ["INSERT INTO customers (email, name, password_hash) "
-                           "VALUES ('ada@example.com', 'Ada', UNHEX(SHA2('s3cret', 256)))"], True),
+    (
+        "insert a customer",
+        [
+            "INSERT INTO customers (email, name, password_hash) "
+            "VALUES ('ada@example.com', 'Ada', UNHEX(SHA2('s3cret', 256)))"
+        ],
+        True,
+    ),
     ("insert two orders", ["INSERT INTO orders (customer_id, total) VALUES (1, 12.50), (1, 99.99)"], True),
     ("pay order 1", ["UPDATE orders SET status = 'paid' WHERE id = 1"], True),
-    ("a transaction that rolls back", ["INSERT INTO orders (customer_id, total) VALUES (1, 1000.00)",
-                                       "UPDATE orders SET total = 0 WHERE id = 2"], False),
+    (
+        "a transaction that rolls back",
+        [
+            "INSERT INTO orders (customer_id, total) VALUES (1, 1000.00)",
+            "UPDATE orders SET total = 0 WHERE id = 2",
+        ],
+        False,
+    ),
     ("delete order 2", ["DELETE FROM orders WHERE id = 2"], True),
 ]
 
@@ -98,8 +111,13 @@ def _sqs_queue(echo: Callable[[str], None]) -> Iterator[str]:
     port = local_server.free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "demo",
-           "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -132,14 +150,16 @@ def _changes(url: str, spec_path: Path, echo: Callable[[str], None]) -> int:
         with database.connect(eng) as conn:
             for ddl in SCHEMA:
                 conn.exec_driver_sql(ddl)
-        report = commands.migrate(spec_path, url, output=_Discard())
+        report = commands.migrate(spec_path, url, output=io.StringIO())
         echo(f"migrate: triggers installed at revision {report.after}")
         return sum(_apply(eng, label, statements, commit, echo) for label, statements, commit in CHANGES)
     finally:
         eng.dispose()
 
 
-def _apply(eng: sa.Engine, label: str, statements: list[str], commit: bool, echo: Callable[[str], None]) -> int:
+def _apply(
+    eng: sa.Engine, label: str, statements: list[str], commit: bool, echo: Callable[[str], None]
+) -> int:
     with database.connect(eng) as conn:
         rows = sum(conn.exec_driver_sql(sql).rowcount for sql in statements)
         conn.commit() if commit else conn.rollback()
@@ -148,7 +168,7 @@ def _apply(eng: sa.Engine, label: str, statements: list[str], commit: bool, echo
 
 
 def _receive(queue_url: str, expected: int) -> list[dict[str, Any]]:
-    sqs, messages = _sqs(), []
+    sqs, messages = _sqs(), list[dict[str, Any]]()
     for _ in range(20):
         if len(messages) >= expected:
             break
@@ -157,7 +177,9 @@ def _receive(queue_url: str, expected: int) -> list[dict[str, Any]]:
     return messages
 
 
-def _report(messages: list[dict[str, Any]], expected: int, published: int, url: str, echo: Callable[[str], None]) -> None:
+def _report(
+    messages: list[dict[str, Any]], expected: int, published: int, url: str, echo: Callable[[str], None]
+) -> None:
     echo("messages received from SQS:")
     for body in sorted(messages, key=lambda m: m["ts"]):
         echo("  " + json.dumps(body, ensure_ascii=False))
@@ -177,11 +199,3 @@ def _backlog(url: str) -> int:
             return int(conn.exec_driver_sql("SELECT COUNT(*) FROM outbox_events").scalar() or 0)
     finally:
         eng.dispose()
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        return None

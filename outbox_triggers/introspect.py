@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,12 +33,28 @@ _KINDS = {
     **dict.fromkeys(("char", "varchar", "tinytext", "text", "mediumtext", "longtext"), "string"),
     **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), "binary"),
     **dict.fromkeys(
-        ("geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
-         "geometrycollection", "geomcollection"),
+        (
+            "geometry",
+            "point",
+            "linestring",
+            "polygon",
+            "multipoint",
+            "multilinestring",
+            "multipolygon",
+            "geometrycollection",
+            "geomcollection",
+        ),
         "spatial",
     ),
-    "bit": "bit", "enum": "enum", "set": "set", "date": "date", "datetime": "datetime",
-    "timestamp": "timestamp", "time": "time", "year": "year", "json": "json",
+    "bit": "bit",
+    "enum": "enum",
+    "set": "set",
+    "date": "date",
+    "datetime": "datetime",
+    "timestamp": "timestamp",
+    "time": "time",
+    "year": "year",
+    "json": "json",
 }
 
 
@@ -60,10 +77,12 @@ def shape(conn: Connection, table: str) -> TableShape:
     return TableShape(name=table, columns=columns, primary_key=tuple(pk))
 
 
-def _column(row: sa.Row[tuple[str, str, str, int | None, int | None]], json_columns: set[str]) -> Column:
-    name, data_type, column_type, fsp, scale = row
+def _column(row: sa.Row[Any], json_columns: set[str]) -> Column:
+    name, data_type, column_type, fsp, scale = tuple(row)
     kind = "json" if name in json_columns else _KINDS.get(data_type.lower(), "string")
-    members = tuple(m.replace("''", "'") for m in _MEMBER.findall(column_type)) if kind in ("enum", "set") else ()
+    members = (
+        tuple(m.replace("''", "'") for m in _MEMBER.findall(column_type)) if kind in ("enum", "set") else ()
+    )
     return Column(name, kind, column_type, fsp=int(fsp or 0), scale=int(scale or 0), members=members)
 
 

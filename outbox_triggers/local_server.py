@@ -53,7 +53,8 @@ def throwaway(extra_args: Sequence[str] = (), ready_timeout: float = 60.0) -> It
         _initialize(server, datadir)
         process = subprocess.Popen(
             _server_command(server, datadir, port, extra_args),
-            stdout=subprocess.DEVNULL, stderr=(datadir / "server.log").open("wb"),
+            stdout=subprocess.DEVNULL,
+            stderr=(datadir / "server.log").open("wb"),
         )
         try:
             _wait_ready(process, port, ready_timeout, datadir)
@@ -69,8 +70,14 @@ def _initialize(server: str, datadir: Path) -> None:
     installer = find("mariadb-install-db", "mysql_install_db")
     user = ["--user=root"] if os.geteuid() == 0 else []
     if "mariadbd" in server and installer:
-        command = [installer, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=normal",
-                   "--skip-test-db", *user]
+        command = [
+            installer,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *user,
+        ]
     else:
         command = [server, "--no-defaults", "--initialize-insecure", f"--datadir={datadir}", *user]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -81,9 +88,16 @@ def _initialize(server: str, datadir: Path) -> None:
 def _server_command(server: str, datadir: Path, port: int, extra: Sequence[str]) -> list[str]:
     user = ["--user=root"] if os.geteuid() == 0 else []
     return [
-        server, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
-        f"--socket={datadir / 'mysqld.sock'}", f"--pid-file={datadir / 'mysqld.pid'}",
-        "--innodb-buffer-pool-size=128M", *user, *extra,
+        server,
+        "--no-defaults",
+        f"--datadir={datadir}",
+        f"--port={port}",
+        "--bind-address=127.0.0.1",
+        f"--socket={datadir / 'mysqld.sock'}",
+        f"--pid-file={datadir / 'mysqld.pid'}",
+        "--innodb-buffer-pool-size=128M",
+        *user,
+        *extra,
     ]
 
 

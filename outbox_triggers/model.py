@@ -60,7 +60,9 @@ class Capture:
     @property
     def triggers(self) -> tuple[Trigger, ...]:
         """The triggers this capture installs, one per operation."""
-        return tuple(Trigger(identifiers.trigger_name(self.table, op), self.table, op) for op in self.operations)
+        return tuple(
+            Trigger(identifiers.trigger_name(self.table, op), self.table, op) for op in self.operations
+        )
 
 
 @dataclass(frozen=True)

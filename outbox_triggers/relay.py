@@ -135,7 +135,9 @@ class Relay:
         self.stats.errors = dict(result.failed)
         for seq, reason in list(result.failed.items())[:3]:
             log.warning("event %s not delivered yet: %s", seq, reason)
-        log.debug("batch of %d: %d delivered, %d to retry", len(events), len(result.accepted), len(result.failed))
+        log.debug(
+            "batch of %d: %d delivered, %d to retry", len(events), len(result.accepted), len(result.failed)
+        )
         return not result.failed
 
     def _publish(self, events: list[Event]) -> PublishResult:
@@ -169,7 +171,9 @@ class Relay:
                 log.info("relay lock %s taken; relaying %s", self._lock.name, self._events.name)
                 return True
             if not waiting_logged:
-                log.info("another relay (connection %s) holds %s; waiting", self._lock.holder(), self._lock.name)
+                log.info(
+                    "another relay (connection %s) holds %s; waiting", self._lock.holder(), self._lock.name
+                )
                 waiting_logged = True
         return False
 
@@ -204,8 +208,10 @@ class Relay:
             raise ColdShutdown(signum)
 
         def warm(signum: int, frame: FrameType | None) -> None:
-            log.info("%s received: finishing the batch in hand; send it again to stop at once",
-                     signal.Signals(signum).name)
+            log.info(
+                "%s received: finishing the batch in hand; send it again to stop at once",
+                signal.Signals(signum).name,
+            )
             self.request_stop()
             for sig in previous:
                 signal.signal(sig, cold)

@@ -81,8 +81,7 @@ def spec_hash(source: Mapping[str, object]) -> str:
 def column_hashes(model: Model) -> dict[str, str]:
     """Per tracked table, a hash of the captured columns and their types."""
     return {
-        c.table: _hash(json.dumps([[col.name, col.sql_type] for col in c.columns]))
-        for c in model.captures
+        c.table: _hash(json.dumps([[col.name, col.sql_type] for col in c.columns])) for c in model.captures
     }
 
 
@@ -109,7 +108,8 @@ def _op_source(op: Op) -> str:
         return f"    DropEventsTable({op.table!r})"
     creates = "".join(f"            {name!r}: {_sql(sql)},\n" for name, sql in op.create.items())
     create = "{\n" + creates + "        }" if creates else "{}"
-    return f"    ReplaceTriggers(\n        {op.table!r},\n        drop={tuple(op.drop)!r},\n        create={create},\n    )"
+    head = f"    ReplaceTriggers(\n        {op.table!r},\n        drop={tuple(op.drop)!r},\n"
+    return head + f"        create={create},\n    )"
 
 
 def _sql(sql: str) -> str:

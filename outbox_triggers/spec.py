@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from outbox_triggers import identifiers
 from outbox_triggers.errors import SpecError
 
 DEFAULT_SPEC_PATH = "outbox.yaml"
@@ -82,6 +83,8 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     path = Path(path)
     try:
         text = path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"spec file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     except FileNotFoundError:
         raise SpecError(
             f"spec file {path} not found: write one (see README, 'Spec reference') "
@@ -99,9 +102,9 @@ def parse(
     base_dir: Path | None = None,
 ) -> Spec:
     """Validate spec text and build the :class:`Spec`."""
-    document = _parse_yaml(text, origin)
-    _raise_all(origin, _schema_problems(document))
-    document = _interpolate(document, os.environ if environ is None else environ, origin)
+    missing: list[str] = []
+    document = _interpolate(_parse_yaml(text, origin), os.environ if environ is None else environ, missing)
+    _raise_all(origin, missing + _schema_problems(document))
     _raise_all(origin, _reference_problems(document))
     return _build(document, base_dir or Path.cwd())
 
@@ -140,26 +143,38 @@ def _schema_problems(document: Any) -> list[str]:
         return ["(top level): expected a mapping with 'version' and 'tables'"]
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
-    return [f"{format_path(list(e.absolute_path))}: {_describe(e)}" for e in _leaf_errors(errors)]
+    return [f"{format_path(_error_path(e))}: {_describe(e)}" for e in _leaf_errors(errors)]
+
+
+def _error_path(error: jsonschema.ValidationError) -> list[str | int]:
+    """The spec path of an error; a bad mapping key is reported at the key itself."""
+    path: list[str | int] = list(error.absolute_path)
+    key: Any = error.instance
+    return [*path, key] if "propertyNames" in error.schema_path else path
 
 
 def _leaf_errors(errors: Sequence[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
+    """For oneOf/anyOf, the complaint of the alternative that fits the value's type."""
     for error in errors:
         if error.validator in ("oneOf", "anyOf", "allOf") and error.context:
-            yield min(error.context, key=lambda e: len(e.schema_path))
+            fitting = [e for e in error.context if e.validator != "type"]
+            yield min(fitting or error.context, key=lambda e: len(e.schema_path))
         else:
             yield error
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
-    kind, detail, instance = error.validator, error.validator_value, error.instance
+    kind = error.validator
+    detail: Any = error.validator_value
+    instance: Any = error.instance
+    schema: dict[str, Any] = dict(error.schema) if isinstance(error.schema, Mapping) else {}
     if kind == "enum":
         return f"{instance!r} is not one of {', '.join(map(str, detail))}"
     if kind == "const":
         return f"{instance!r} is not supported; expected {detail!r}"
     if kind == "additionalProperties":
-        known = ", ".join(sorted(error.schema.get("properties", {})))
-        extra = ", ".join(repr(k) for k in instance if k not in error.schema.get("properties", {}))
+        known = ", ".join(sorted(schema.get("properties", {})))
+        extra = ", ".join(repr(k) for k in instance if k not in schema.get("properties", {}))
         return f"unknown key {extra}" + (f" (expected one of: {known})" if known else "")
     if kind == "required":
         return error.message.replace("is a required property", "is required")
@@ -169,54 +184,84 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return "lists the same entry twice"
     if kind == "minProperties":
         return "must name at least one entry"
+    if kind == "maxLength":
+        return f"{instance!r} is {len(instance)} characters long; at most {detail} are allowed"
+    if kind == "minItems":
+        return "must list at least one entry"
     return str(error.message)
 
 
 def _type_name(name: Any) -> str:
-    names = {"object": "a mapping", "dict": "a mapping", "array": "a list", "list": "a list",
-             "string": "a string", "str": "a string", "integer": "an integer", "int": "an integer",
-             "NoneType": "nothing", "null": "nothing", "bool": "a boolean", "float": "a number"}
+    names = {
+        "object": "a mapping",
+        "dict": "a mapping",
+        "array": "a list",
+        "list": "a list",
+        "string": "a string",
+        "str": "a string",
+        "integer": "an integer",
+        "int": "an integer",
+        "NoneType": "nothing",
+        "null": "nothing",
+        "bool": "a boolean",
+        "float": "a number",
+    }
     if isinstance(name, list):
-        return " or ".join(names.get(n, n) for n in name)
+        return " or ".join(names.get(str(n), str(n)) for n in name)
     return names.get(str(name), str(name))
 
 
-def _interpolate(value: Any, environ: Mapping[str, str], origin: str, path: tuple[Any, ...] = ()) -> Any:
+def _interpolate(
+    value: Any, environ: Mapping[str, str], missing: list[str], path: tuple[Any, ...] = ()
+) -> Any:
+    """Substitute ``${VAR}`` / ``${VAR:-default}``; note each unset variable in ``missing``."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, environ, origin, (*path, k)) for k, v in value.items()}
+        return {k: _interpolate(v, environ, missing, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, environ, origin, (*path, i)) for i, v in enumerate(value)]
+        return [_interpolate(v, environ, missing, (*path, i)) for i, v in enumerate(value)]
     if isinstance(value, str):
-        return _ENV_REF.sub(lambda m: _env_value(m, environ, origin, path), value)
+        return _ENV_REF.sub(lambda m: _env_value(m, environ, missing, path), value)
     return value
 
 
-def _env_value(match: re.Match[str], environ: Mapping[str, str], origin: str, path: tuple[Any, ...]) -> str:
+def _env_value(
+    match: re.Match[str], environ: Mapping[str, str], missing: list[str], path: tuple[Any, ...]
+) -> str:
     name, default = match.group(1), match.group(2)
     if name in environ:
         return environ[name]
     if default is not None:
         return default
-    raise SpecError(
-        f"{origin} is invalid:\n  {format_path(list(path))}: environment variable {name} is not set "
-        f"(export it, or write ${{{name}:-fallback}})"
-    )
+    hint = f"(export it, or write ${{{name}:-fallback}})"
+    missing.append(f"{format_path(list(path))}: environment variable {name} is not set {hint}")
+    return match.group(0)
 
 
 def _reference_problems(document: dict[str, Any]) -> list[str]:
     destinations = document.get("destinations") or {}
-    problems = []
+    events_table = document.get("events_table", DEFAULT_EVENTS_TABLE)
+    problems = _name_problems(["events_table"], events_table)
     for name, table in document["tables"].items():
+        problems += _name_problems(["tables", name], name)
+        for i, column in enumerate((table or {}).get("exclude_columns", [])):
+            problems += _name_problems(["tables", name, "exclude_columns", i], column)
         targets = (table or {}).get("destination", DEFAULT_DESTINATION)
         for i, target in enumerate([targets] if isinstance(targets, str) else targets):
             if target not in destinations:
                 where = ["tables", name, "destination"] + ([] if isinstance(targets, str) else [i])
                 known = ", ".join(sorted(destinations)) or "none"
                 problems.append(f"{format_path(where)}: no destination named {target!r} (defined: {known})")
-    events_table = document.get("events_table", DEFAULT_EVENTS_TABLE)
     if events_table in document["tables"]:
-        problems.append(f"tables.{events_table}: the events table itself cannot be tracked")
+        problems.append(f"{format_path(['tables', events_table])}: the events table itself cannot be tracked")
     return problems
+
+
+def _name_problems(path: list[str | int], name: str) -> list[str]:
+    try:
+        identifiers.check(name, "name")
+    except SpecError as exc:
+        return [f"{format_path(path)}: {exc}"]
+    return []
 
 
 def _build(document: dict[str, Any], base_dir: Path) -> Spec:

@@ -24,6 +24,9 @@ from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceT
 log = logging.getLogger(__name__)
 LOCK_WAIT_TIMEOUT_S = 10
 DELIMITER = "$$"
+_TABLE_EXISTS = sa.text(
+    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
+)
 
 
 def run(context: MigrationContext, ops: Sequence[Op]) -> None:
@@ -75,11 +78,7 @@ def replace_triggers(conn: Connection, op: ReplaceTriggers) -> float:
 def drop_events_table(conn: Connection, table: str, force: bool) -> None:
     """Drop the events table, refusing while it still holds events unless ``force``."""
     quoted = identifiers.quote(table)
-    exists = conn.execute(
-        sa.text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"),
-        {"t": table},
-    ).scalar()
-    if not exists:
+    if not conn.execute(_TABLE_EXISTS, {"t": table}).scalar():
         return
     backlog = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {quoted}").scalar() or 0)  # noqa: S608
     if backlog and not force:

@@ -73,7 +73,9 @@ class SqsPublisher:
                 QueueUrl=self.queue_url, AttributeNames=["MaximumMessageSize"]
             )["Attributes"]
         except Exception as exc:
-            raise DestinationError(f"destination {self.name!r}: SQS queue is not usable: {describe(exc)}") from None
+            raise DestinationError(
+                f"destination {self.name!r}: SQS queue is not usable: {describe(exc)}"
+            ) from None
         queue_max = int(attributes.get("MaximumMessageSize", SQS_MAX_BYTES))
         self.max_bytes = min(self._configured_max or queue_max, queue_max)
 
@@ -120,5 +122,7 @@ class SqsPublisher:
             return PublishResult(failed={m.seq: reason for m in chunk})
         return PublishResult(
             accepted=[int(e["Id"]) for e in response.get("Successful", [])],
-            failed={int(e["Id"]): f"{e.get('Code')}: {e.get('Message', '')}" for e in response.get("Failed", [])},
+            failed={
+                int(e["Id"]): f"{e.get('Code')}: {e.get('Message', '')}" for e in response.get("Failed", [])
+            },
         )

@@ -1,0 +1,62 @@
+CREATE TABLE IF NOT EXISTS `outbox_events` (
+  `seq` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `payload` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `created_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (`seq`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers events: written by triggers, deleted by the relay once delivered';
+
+DROP TRIGGER IF EXISTS `outbox_ai_items_5f3c4f8580`;
+
+DELIMITER $$
+CREATE TRIGGER `outbox_ai_items_5f3c4f8580` AFTER INSERT ON `items` FOR EACH ROW
+INSERT INTO `outbox_events` (`table_name`, `payload`) VALUES (
+  'items',
+  JSON_OBJECT(
+    'id', UUID(),
+    'table', 'items',
+    'op', 'insert',
+    'key', JSON_OBJECT('id', NEW.`id`),
+    'before', NULL,
+    'after', JSON_OBJECT('id', NEW.`id`, 'amount', CAST(NEW.`amount` AS CHAR), 'ratio', NEW.`ratio`, 'flags', CAST(NEW.`flags` AS UNSIGNED), 'name', NEW.`name`, 'blob', REPLACE(TO_BASE64(NEW.`blob`), CHAR(10), ''), 'state', NEW.`state`, 'tags', IF(NEW.`tags` IS NULL, NULL, JSON_EXTRACT(CONCAT('[', CONCAT_WS(',', IF(NEW.`tags` & 1, '"x"', NULL), IF(NEW.`tags` & 2, '"y''z"', NULL), IF(NEW.`tags` & 4, CONVERT(X'22775c227622' USING utf8mb4), NULL)), ']'), '$')), 'born', IF(NEW.`born` = 0, NULL, DATE_FORMAT(NEW.`born`, '%Y-%m-%d')), 'at', IF(NEW.`at` = 0, NULL, LEFT(DATE_FORMAT(NEW.`at`, '%Y-%m-%dT%H:%i:%s.%f'), 23)), 'stamp', IF(NEW.`stamp` = 0, NULL, CONCAT(LEFT(DATE_FORMAT(TIMESTAMP'1970-01-01 00:00:00' + INTERVAL ROUND(UNIX_TIMESTAMP(NEW.`stamp`) * 1000000) MICROSECOND, '%Y-%m-%dT%H:%i:%s.%f'), 26), 'Z')), 'dur', CAST(NEW.`dur` AS CHAR), 'yr', NEW.`yr` + 0, 'doc', JSON_EXTRACT(NEW.`doc`, '$'), 'geo', JSON_EXTRACT(ST_AsGeoJSON(NEW.`geo`), '$')),
+    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')
+  )
+)$$
+DELIMITER ;
+
+DROP TRIGGER IF EXISTS `outbox_au_items_5f3c4f8580`;
+
+DELIMITER $$
+CREATE TRIGGER `outbox_au_items_5f3c4f8580` AFTER UPDATE ON `items` FOR EACH ROW
+INSERT INTO `outbox_events` (`table_name`, `payload`) VALUES (
+  'items',
+  JSON_OBJECT(
+    'id', UUID(),
+    'table', 'items',
+    'op', 'update',
+    'key', JSON_OBJECT('id', NEW.`id`),
+    'before', JSON_OBJECT('id', OLD.`id`, 'amount', CAST(OLD.`amount` AS CHAR), 'ratio', OLD.`ratio`, 'flags', CAST(OLD.`flags` AS UNSIGNED), 'name', OLD.`name`, 'blob', REPLACE(TO_BASE64(OLD.`blob`), CHAR(10), ''), 'state', OLD.`state`, 'tags', IF(OLD.`tags` IS NULL, NULL, JSON_EXTRACT(CONCAT('[', CONCAT_WS(',', IF(OLD.`tags` & 1, '"x"', NULL), IF(OLD.`tags` & 2, '"y''z"', NULL), IF(OLD.`tags` & 4, CONVERT(X'22775c227622' USING utf8mb4), NULL)), ']'), '$')), 'born', IF(OLD.`born` = 0, NULL, DATE_FORMAT(OLD.`born`, '%Y-%m-%d')), 'at', IF(OLD.`at` = 0, NULL, LEFT(DATE_FORMAT(OLD.`at`, '%Y-%m-%dT%H:%i:%s.%f'), 23)), 'stamp', IF(OLD.`stamp` = 0, NULL, CONCAT(LEFT(DATE_FORMAT(TIMESTAMP'1970-01-01 00:00:00' + INTERVAL ROUND(UNIX_TIMESTAMP(OLD.`stamp`) * 1000000) MICROSECOND, '%Y-%m-%dT%H:%i:%s.%f'), 26), 'Z')), 'dur', CAST(OLD.`dur` AS CHAR), 'yr', OLD.`yr` + 0, 'doc', JSON_EXTRACT(OLD.`doc`, '$'), 'geo', JSON_EXTRACT(ST_AsGeoJSON(OLD.`geo`), '$')),
+    'after', JSON_OBJECT('id', NEW.`id`, 'amount', CAST(NEW.`amount` AS CHAR), 'ratio', NEW.`ratio`, 'flags', CAST(NEW.`flags` AS UNSIGNED), 'name', NEW.`name`, 'blob', REPLACE(TO_BASE64(NEW.`blob`), CHAR(10), ''), 'state', NEW.`state`, 'tags', IF(NEW.`tags` IS NULL, NULL, JSON_EXTRACT(CONCAT('[', CONCAT_WS(',', IF(NEW.`tags` & 1, '"x"', NULL), IF(NEW.`tags` & 2, '"y''z"', NULL), IF(NEW.`tags` & 4, CONVERT(X'22775c227622' USING utf8mb4), NULL)), ']'), '$')), 'born', IF(NEW.`born` = 0, NULL, DATE_FORMAT(NEW.`born`, '%Y-%m-%d')), 'at', IF(NEW.`at` = 0, NULL, LEFT(DATE_FORMAT(NEW.`at`, '%Y-%m-%dT%H:%i:%s.%f'), 23)), 'stamp', IF(NEW.`stamp` = 0, NULL, CONCAT(LEFT(DATE_FORMAT(TIMESTAMP'1970-01-01 00:00:00' + INTERVAL ROUND(UNIX_TIMESTAMP(NEW.`stamp`) * 1000000) MICROSECOND, '%Y-%m-%dT%H:%i:%s.%f'), 26), 'Z')), 'dur', CAST(NEW.`dur` AS CHAR), 'yr', NEW.`yr` + 0, 'doc', JSON_EXTRACT(NEW.`doc`, '$'), 'geo', JSON_EXTRACT(ST_AsGeoJSON(NEW.`geo`), '$')),
+    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')
+  )
+)$$
+DELIMITER ;
+
+DROP TRIGGER IF EXISTS `outbox_ad_items_5f3c4f8580`;
+
+DELIMITER $$
+CREATE TRIGGER `outbox_ad_items_5f3c4f8580` AFTER DELETE ON `items` FOR EACH ROW
+INSERT INTO `outbox_events` (`table_name`, `payload`) VALUES (
+  'items',
+  JSON_OBJECT(
+    'id', UUID(),
+    'table', 'items',
+    'op', 'delete',
+    'key', JSON_OBJECT('id', OLD.`id`),
+    'before', JSON_OBJECT('id', OLD.`id`, 'amount', CAST(OLD.`amount` AS CHAR), 'ratio', OLD.`ratio`, 'flags', CAST(OLD.`flags` AS UNSIGNED), 'name', OLD.`name`, 'blob', REPLACE(TO_BASE64(OLD.`blob`), CHAR(10), ''), 'state', OLD.`state`, 'tags', IF(OLD.`tags` IS NULL, NULL, JSON_EXTRACT(CONCAT('[', CONCAT_WS(',', IF(OLD.`tags` & 1, '"x"', NULL), IF(OLD.`tags` & 2, '"y''z"', NULL), IF(OLD.`tags` & 4, CONVERT(X'22775c227622' USING utf8mb4), NULL)), ']'), '$')), 'born', IF(OLD.`born` = 0, NULL, DATE_FORMAT(OLD.`born`, '%Y-%m-%d')), 'at', IF(OLD.`at` = 0, NULL, LEFT(DATE_FORMAT(OLD.`at`, '%Y-%m-%dT%H:%i:%s.%f'), 23)), 'stamp', IF(OLD.`stamp` = 0, NULL, CONCAT(LEFT(DATE_FORMAT(TIMESTAMP'1970-01-01 00:00:00' + INTERVAL ROUND(UNIX_TIMESTAMP(OLD.`stamp`) * 1000000) MICROSECOND, '%Y-%m-%dT%H:%i:%s.%f'), 26), 'Z')), 'dur', CAST(OLD.`dur` AS CHAR), 'yr', OLD.`yr` + 0, 'doc', JSON_EXTRACT(OLD.`doc`, '$'), 'geo', JSON_EXTRACT(ST_AsGeoJSON(OLD.`geo`), '$')),
+    'after', NULL,
+    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')
+  )
+)$$
+DELIMITER ;

@@ -1,0 +1,44 @@
+CREATE TABLE IF NOT EXISTS `outbox events` (
+  `seq` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `payload` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `created_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (`seq`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers events: written by triggers, deleted by the relay once delivered';
+
+DROP TRIGGER IF EXISTS `outbox_ai_order_x_y_6c45db077d`;
+
+DELIMITER $$
+CREATE TRIGGER `outbox_ai_order_x_y_6c45db077d` AFTER INSERT ON `order ``x`` 'y'` FOR EACH ROW
+INSERT INTO `outbox events` (`table_name`, `payload`) VALUES (
+  'order `x` ''y''',
+  JSON_OBJECT(
+    'id', UUID(),
+    'table', 'order `x` ''y''',
+    'op', 'insert',
+    'key', JSON_OBJECT('key', NEW.`key`),
+    'before', NULL,
+    'after', JSON_OBJECT('key', NEW.`key`, 'grüße', NEW.`grüße`, CONVERT(X'6261636b5c736c617368' USING utf8mb4), NEW.`back\slash`),
+    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')
+  )
+)$$
+DELIMITER ;
+
+DROP TRIGGER IF EXISTS `outbox_ad_order_x_y_6c45db077d`;
+
+DELIMITER $$
+CREATE TRIGGER `outbox_ad_order_x_y_6c45db077d` AFTER DELETE ON `order ``x`` 'y'` FOR EACH ROW
+INSERT INTO `outbox events` (`table_name`, `payload`) VALUES (
+  'order `x` ''y''',
+  JSON_OBJECT(
+    'id', UUID(),
+    'table', 'order `x` ''y''',
+    'op', 'delete',
+    'key', JSON_OBJECT('key', OLD.`key`),
+    'before', JSON_OBJECT('key', OLD.`key`, 'grüße', OLD.`grüße`, CONVERT(X'6261636b5c736c617368' USING utf8mb4), OLD.`back\slash`),
+    'after', NULL,
+    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')
+  )
+)$$
+DELIMITER ;

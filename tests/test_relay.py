@@ -1,0 +1,179 @@
+"""The relay against the live MariaDB and moto's HTTP SQS."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from outbox_triggers import commands, database
+from outbox_triggers.publishers import Message, PublishResult
+from outbox_triggers.publishers.stub import StubPublisher
+from outbox_triggers.relay import Relay
+
+from .conftest import ORDERS, ORDERS_SPEC, Project, drain_queue, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def live(project: Project, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """``orders`` tracked, events routed to a fresh moto SQS queue."""
+    monkeypatch.setenv("QUEUE_URL", queue_url)
+    project.sql(ORDERS)
+    project.write_spec(ORDERS_SPEC)
+    project.migrate()
+    return project
+
+
+def test_relay_delivers_to_sqs_then_deletes(live: Project, sqs: Any, queue_url: str) -> None:
+    live.sql("INSERT INTO orders (total) VALUES (1), (2), (3)", "UPDATE orders SET status = 'paid'")
+    live.sql("DELETE FROM orders WHERE id = 2")
+    expected = [e["id"] for e in live.events()]
+
+    stats = commands.relay(live.spec_path, live.url, once=True, batch_size=4)
+
+    assert stats.published == 7 and stats.batches == 2
+    received = drain_queue(sqs, queue_url, expected=7)
+    assert sorted(m["id"] for m in received) == sorted(expected)
+    assert live.scalar("SELECT COUNT(*) FROM outbox_events") == 0
+
+
+def test_failed_entries_stay_for_the_next_attempt(live: Project) -> None:
+    live.sql("INSERT INTO orders (total) VALUES (1), (2), (3), (4)")
+    flaky = StubPublisher("default", reject=lambda m: "throttled" if m.body.count('"id": 2,') else None)
+    relay = Relay(live.engine, "outbox_events", {"orders": [flaky]}, batch_size=10, poll_interval=0.01)
+    thread = threading.Thread(target=relay.run)
+    thread.start()
+    try:
+        wait_for(lambda: len(flaky.sent) >= 3, what="three accepted events")
+        wait_for(lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") == 1, what="accepted rows deleted")
+        (left,) = live.events()
+        assert left["key"] == {"id": 2}
+    finally:
+        relay.request_stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+class SlowRecorder(StubPublisher):
+    """Records when each publish call ran, and takes a little while."""
+
+    def __init__(self, name: str, intervals: list[tuple[str, float, float]]) -> None:
+        super().__init__(name)
+        self.intervals = intervals
+
+    def publish(self, messages: Sequence[Message]) -> PublishResult:
+        start = time.monotonic()
+        time.sleep(0.005)
+        result = super().publish(messages)
+        self.intervals.append((self.name, start, time.monotonic()))
+        return result
+
+
+def test_two_relays_started_together_never_publish_at_the_same_time(live: Project) -> None:
+    live.sql("INSERT INTO orders (total) SELECT seq FROM seq_1_to_400")
+    intervals: list[tuple[str, float, float]] = []
+    relays, threads = [], []
+    for name in ("a", "b"):
+        engine = database.engine(live.url)
+        relay = Relay(
+            engine,
+            "outbox_events",
+            {"orders": [SlowRecorder(name, intervals)]},
+            batch_size=20,
+            poll_interval=0.01,
+        )
+        relays.append(relay)
+        threads.append(threading.Thread(target=relay.run))
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") == 0, what="backlog drained")
+        first = {name for name, _, _ in intervals}
+        assert len(first) == 1, "only the relay holding the lock publishes"
+        relays[0 if "a" in first else 1].request_stop()
+        live.sql("INSERT INTO orders (total) SELECT seq FROM seq_1_to_50")
+        wait_for(lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") == 0, what="takeover drained")
+    finally:
+        for relay in relays:
+            relay.request_stop()
+        for thread in threads:
+            thread.join(10)
+    assert {name for name, _, _ in intervals} == {"a", "b"}, "the waiting relay took over"
+    ordered = sorted(intervals, key=lambda i: i[1])
+    for (_, _, end), (_, start, _) in itertools.pairwise(ordered):
+        assert start >= end, "two publish calls overlapped"
+
+
+def _relay_process(project: Project, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": project.url, "OUTBOX_SPEC": str(project.spec_path)}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "outbox_triggers",
+            "relay",
+            "--batch-size",
+            "10",
+            "--poll-interval",
+            "0.05",
+            *args,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_sigkill_mid_stream_then_takeover_loses_nothing(live: Project, sqs: Any, queue_url: str) -> None:
+    live.sql("INSERT INTO orders (total) SELECT seq FROM seq_1_to_600")
+    expected = {e["id"] for e in live.events()}
+
+    first = _relay_process(live)
+    wait_for(
+        lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") < 580, timeout=60, what="relay started"
+    )
+    second = _relay_process(live)
+    time.sleep(0)  # the second relay now waits for the lock held by the first
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    try:
+        wait_for(lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") == 0, timeout=120, what="takeover")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        _, err = second.communicate(timeout=30)
+    assert second.returncode == 0, err.decode()
+    received = drain_queue(sqs, queue_url, expected=len(expected), timeout=60)
+    ids = [m["id"] for m in received]
+    assert set(ids) == expected, f"{len(expected - set(ids))} event(s) lost"
+    assert len(ids) - len(expected) <= 10, f"{len(ids) - len(expected)} duplicates: more than one batch"
+
+
+def test_sigterm_finishes_the_batch_and_exits_zero(live: Project) -> None:
+    proc = _relay_process(live)
+    wait_for(lambda: b"" if proc.poll() is None else True, timeout=0.5, what="startup") if False else None
+    live.sql("INSERT INTO orders (total) VALUES (1)")
+    wait_for(lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") == 0, what="delivery")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert b"1 event(s) delivered" in err
+
+
+def test_second_signal_stops_at_once(live: Project) -> None:
+    live.sql("INSERT INTO orders (total) VALUES (1)")
+    proc = _relay_process(live)
+    wait_for(lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") == 0, what="delivery")
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130), err.decode()

@@ -1,0 +1,64 @@
+"""Frozen revisions on paper: diff, fold and the source written into revision files."""
+
+from __future__ import annotations
+
+from outbox_triggers.ops import CreateEventsTable, DropEventsTable, ReplaceTriggers
+from outbox_triggers.revisions import State, diff, fold, revision_id, source
+
+EVENTS = ("outbox_events", "CREATE TABLE IF NOT EXISTS `outbox_events` (...)")
+V1 = State(
+    EVENTS, {"orders": {"outbox_ai_orders_1": "CREATE TRIGGER a", "outbox_ad_orders_1": "CREATE TRIGGER d"}}
+)
+V2 = State(
+    EVENTS,
+    {"orders": {"outbox_ai_orders_1": "CREATE TRIGGER a2"}, "items": {"outbox_ai_items_2": "CREATE X"}},
+)
+
+
+def test_first_revision_creates_events_table_then_triggers_and_downgrade_drops_both() -> None:
+    up, down = diff(State(), V1)
+    assert up == [CreateEventsTable(*EVENTS), ReplaceTriggers("orders", (), V1.triggers["orders"])]
+    assert down == [
+        ReplaceTriggers("orders", tuple(V1.triggers["orders"]), {}),
+        DropEventsTable("outbox_events"),
+    ]
+
+
+def test_fold_of_upgrade_reaches_the_target_and_downgrade_returns() -> None:
+    up, down = diff(V1, V2)
+    assert fold(V1, up) == V2
+    assert fold(V2, down) == V1
+
+
+def test_unchanged_state_needs_no_revision() -> None:
+    assert diff(V2, V2) == ([], [])
+
+
+def test_replacement_drops_exactly_the_previous_triggers() -> None:
+    up, _ = diff(V1, V2)
+    orders = next(op for op in up if isinstance(op, ReplaceTriggers) and op.table == "orders")
+    assert set(orders.drop) == {"outbox_ai_orders_1", "outbox_ad_orders_1"}
+    assert dict(orders.create) == {"outbox_ai_orders_1": "CREATE TRIGGER a2"}
+
+
+def test_source_reads_back_exactly_even_with_quotes_and_backslashes() -> None:
+    tricky = 'CREATE TRIGGER `t` ... \'it\'\'s\' """ \\ "end"'
+    ops = [
+        CreateEventsTable("outbox_events", "CREATE TABLE x (\n  a INT\n)"),
+        ReplaceTriggers("weird `name`", ("old",), {"new": tricky, "plain": "CREATE TRIGGER p\nFOR EACH ROW"}),
+        DropEventsTable("outbox_events"),
+    ]
+    namespace = {
+        "CreateEventsTable": CreateEventsTable,
+        "ReplaceTriggers": ReplaceTriggers,
+        "DropEventsTable": DropEventsTable,
+    }
+    assert eval(source(ops), namespace) == ops
+    assert "CREATE TRIGGER p\nFOR EACH ROW" in source(ops), "plain SQL stays readable in the file"
+
+
+def test_revision_ids_are_content_derived() -> None:
+    up, _ = diff(State(), V1)
+    assert revision_id(None, up) == revision_id(None, up)
+    assert revision_id(None, up) != revision_id("abc", up)
+    assert len(revision_id(None, up)) == 12
