@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,15 @@ def test_demo_runs(server_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "rolled-back changes emitted none; 0 left in outbox_events" in result.stdout
     assert result.stdout.count('"op": ') == 5
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(local_server.find("mariadbd", "mysqld") is None, reason="no server binary installed")
+def test_throwaway_server_starts_answers_and_leaves_nothing() -> None:
+    with local_server.throwaway() as url:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        assert local_server.answers("127.0.0.1", port)
+        datadirs = [p for p in Path(tempfile.gettempdir()).glob("outbox-mysql-*") if p.is_dir()]
+        assert datadirs
+    assert not local_server.answers("127.0.0.1", port)
+    assert not any(p.exists() for p in datadirs)
