@@ -17,7 +17,6 @@ down_revision = ${repr(down_revision)}
 branch_labels = None
 depends_on = None
 
-flavor = ${repr(flavor)}
 spec_hash = ${repr(spec_hash)}
 column_hashes = ${column_hashes}
 

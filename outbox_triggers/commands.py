@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +38,8 @@ class Plan:
 
     @property
     def state(self) -> revisions.State:
-        """The installed state this plan wants."""
-        return revisions.desired(self.rendered)
+        """The installed state this plan wants, for every flavor."""
+        return revisions.desired({f: rendering.render(self.model, f) for f in rendering.FLAVORS})
 
 
 @dataclass(frozen=True)
@@ -86,26 +86,14 @@ def revision(
 
 
 def _write_revision(current: Plan, cfg: Any, message: str) -> Path | None:
-    modules = migrations.modules(cfg)
-    _check_flavor(modules, current.flavor)
-    up, down = revisions.diff(revisions.head_state(modules), current.state)
+    up, down = revisions.diff(revisions.head_state(migrations.modules(cfg)), current.state)
     if not up:
         return None
     meta = {
-        "flavor": current.flavor,
         "spec_hash": revisions.spec_hash(current.spec.source),
         "column_hashes": revisions.column_hashes(current.model),
     }
     return migrations.write_revision(cfg, message, up, down, meta)
-
-
-def _check_flavor(modules: Sequence[Any], flavor: str) -> None:
-    rendered_for = {getattr(m, "flavor", flavor) for m in modules}
-    if rendered_for - {flavor}:
-        raise MigrationError(
-            f"the revisions were rendered for {', '.join(sorted(rendered_for))} but this server is {flavor}; "
-            "pass --flavor to render for the server the revisions target"
-        )
 
 
 def migrate(
@@ -123,7 +111,9 @@ def migrate(
     """
     with _session(spec_path, database_url) as (spec, conn):
         current = plan(spec, conn, flavor)
-        cfg = migrations.config(spec.migrations_dir, None if sql else conn, output or sys.stdout)
+        cfg = migrations.config(
+            spec.migrations_dir, None if sql else conn, output or sys.stdout, flavor=current.flavor
+        )
         wrote = None
         if not migrations.modules(cfg):
             wrote = _write_revision(current, cfg, "initial outbox triggers")
@@ -135,9 +125,7 @@ def migrate(
 
 
 def _refuse_unrevised(current: Plan, cfg: Any) -> None:
-    modules = migrations.modules(cfg)
-    _check_flavor(modules, current.flavor)
-    if revisions.head_state(modules) != current.state:
+    if revisions.head_state(migrations.modules(cfg)) != current.state:
         raise MigrationError(
             "the spec or the live schema differs from the newest revision in "
             f"{current.spec.migrations_dir}: run `outbox-triggers revision -m '<what changed>'`, "
@@ -155,7 +143,13 @@ def downgrade(
 ) -> None:
     """``alembic downgrade`` to ``target``; ``base`` removes every trigger and the (empty) events table."""
     with _session(spec_path, database_url) as (spec, conn):
-        cfg = migrations.config(spec.migrations_dir, None if sql else conn, output or sys.stdout, force=force)
+        cfg = migrations.config(
+            spec.migrations_dir,
+            None if sql else conn,
+            output or sys.stdout,
+            force=force,
+            flavor=database.flavor(conn),
+        )
         migrations.downgrade(cfg, target, sql=sql)
 
 

@@ -111,7 +111,13 @@ def current_head_or_base(cfg: Config) -> str:
 
 
 def _alembic(fn: Any, cfg: Config, target: str, sql: bool) -> None:
+    """Run an Alembic command outside any open transaction, so its version-table write commits."""
+    conn: Connection | None = cfg.attributes.get("connection")
+    if conn is not None and conn.in_transaction():
+        conn.commit()
     try:
         fn(cfg, target, sql=sql)
     except CommandError as exc:
         raise MigrationError(str(exc)) from None
+    if conn is not None and conn.in_transaction():
+        conn.commit()

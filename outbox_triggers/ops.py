@@ -10,6 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+TriggerSQL = str | Mapping[str, str]
+"""One statement for every flavor, or ``{"mariadb": ..., "mysql": ...}`` where they differ."""
+
+
+def for_flavor(sql: TriggerSQL, flavor: str) -> str:
+    """The statement to run on a server of ``flavor``."""
+    return sql if isinstance(sql, str) else sql[flavor]
+
 
 @dataclass(frozen=True)
 class CreateEventsTable:
@@ -31,13 +39,14 @@ class ReplaceTriggers:
     """Swap one table's toolkit triggers in a single ``LOCK TABLES … WRITE`` section.
 
     ``drop`` names the triggers installed before; ``create`` maps each new
-    trigger's name to its ``CREATE TRIGGER`` statement. No committed change
-    can fall between the drop and the create.
+    trigger's name to its ``CREATE TRIGGER`` statement (per flavor where
+    MariaDB and MySQL differ). No committed change can fall between the drop
+    and the create.
     """
 
     table: str
     drop: Sequence[str] = ()
-    create: Mapping[str, str] = field(default_factory=dict)
+    create: Mapping[str, TriggerSQL] = field(default_factory=dict)
 
 
 Op = CreateEventsTable | DropEventsTable | ReplaceTriggers

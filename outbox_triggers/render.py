@@ -40,6 +40,10 @@ class Rendered:
     events_table_sql: str
     triggers: tuple[RenderedTrigger, ...]
 
+    def trigger(self, name: str) -> RenderedTrigger:
+        """The trigger called ``name``."""
+        return next(t for t in self.triggers if t.name == name)
+
     def for_table(self, table: str) -> tuple[RenderedTrigger, ...]:
         """The triggers of one tracked table."""
         return tuple(t for t in self.triggers if t.table == table)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from outbox_triggers.model import Model
-from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceTriggers
+from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceTriggers, TriggerSQL
 from outbox_triggers.render import Rendered
 
 
@@ -25,13 +25,30 @@ class State:
     """What a revision leaves installed: the events table and each table's triggers."""
 
     events_table: tuple[str, str] | None = None
-    triggers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    triggers: Mapping[str, Mapping[str, TriggerSQL]] = field(default_factory=dict)
 
 
-def desired(rendered: Rendered) -> State:
-    """The state a rendered spec asks for."""
-    triggers = {t: {trig.name: trig.sql for trig in rendered.for_table(t)} for t in rendered.tables}
-    return State((rendered.events_table, rendered.events_table_sql), triggers)
+def desired(by_flavor: Mapping[str, Rendered]) -> State:
+    """The state a spec rendered for every flavor asks for.
+
+    A trigger whose SQL is the same for every flavor is stored once; one that
+    differs keeps a statement per flavor, so one revision serves a MariaDB
+    laptop and an Aurora MySQL production alike.
+    """
+    first = next(iter(by_flavor.values()))
+    triggers = {
+        table: {
+            trig.name: _merge({f: r.trigger(trig.name).sql for f, r in by_flavor.items()})
+            for trig in first.for_table(table)
+        }
+        for table in first.tables
+    }
+    return State((first.events_table, first.events_table_sql), triggers)
+
+
+def _merge(variants: Mapping[str, str]) -> TriggerSQL:
+    distinct = set(variants.values())
+    return distinct.pop() if len(distinct) == 1 else dict(variants)
 
 
 def fold(state: State, ops: Iterable[Op]) -> State:
@@ -112,8 +129,11 @@ def _op_source(op: Op) -> str:
     return head + f"        create={create},\n    )"
 
 
-def _sql(sql: str) -> str:
+def _sql(sql: TriggerSQL) -> str:
     """A flush-left triple-quoted literal when that reads back exactly, else ``repr``."""
+    if not isinstance(sql, str):
+        inner = "".join(f"                {flavor!r}: {_sql(text)},\n" for flavor, text in sql.items())
+        return "{\n" + inner + "            }"
     if '"""' in sql or "\\" in sql or sql.endswith('"'):
         return repr(sql)
     return '"""\\\n' + sql + '"""'

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from outbox_triggers import identifiers
+from outbox_triggers import database, identifiers
 from outbox_triggers.errors import MigrationError
-from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceTriggers
+from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceTriggers, for_flavor
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_TIMEOUT_S = 10
@@ -31,28 +31,29 @@ _TABLE_EXISTS = sa.text(
 
 def run(context: MigrationContext, ops: Sequence[Op]) -> None:
     """Apply ``ops`` through ``context``: execute them, or print them in ``--sql`` mode."""
+    attributes = context.config.attributes if context.config else {}
     if context.as_sql:
-        for statement in script(ops):
+        for statement in script(ops, attributes.get("flavor") or "mysql"):
             context.impl.static_output(statement)
         return
     conn = context.connection
     assert conn is not None
-    force = bool(context.config.attributes.get("force")) if context.config else False
+    flavor = attributes.get("flavor") or database.flavor(conn)
     for op in ops:
-        apply(conn, op, force=force)
+        apply(conn, op, flavor, force=bool(attributes.get("force")))
 
 
-def apply(conn: Connection, op: Op, force: bool = False) -> None:
-    """Execute one op on a live connection."""
+def apply(conn: Connection, op: Op, flavor: str, force: bool = False) -> None:
+    """Execute one op on a live connection to a ``flavor`` server."""
     if isinstance(op, CreateEventsTable):
         _execute(conn, op.sql)
     elif isinstance(op, DropEventsTable):
         drop_events_table(conn, op.table, force)
     else:
-        replace_triggers(conn, op)
+        replace_triggers(conn, op, flavor)
 
 
-def replace_triggers(conn: Connection, op: ReplaceTriggers) -> float:
+def replace_triggers(conn: Connection, op: ReplaceTriggers, flavor: str) -> float:
     """Swap ``op.table``'s triggers under a write lock; return how long it was held (s)."""
     _execute(conn, f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT_S}")
     try:
@@ -67,7 +68,7 @@ def replace_triggers(conn: Connection, op: ReplaceTriggers) -> float:
         for name in op.drop:
             _execute(conn, f"DROP TRIGGER IF EXISTS {identifiers.quote(name)}")
         for sql in op.create.values():
-            _execute(conn, sql)
+            _execute(conn, for_flavor(sql, flavor))
     finally:
         _execute(conn, "UNLOCK TABLES")
     held = time.monotonic() - started
@@ -89,7 +90,7 @@ def drop_events_table(conn: Connection, table: str, force: bool) -> None:
     _execute(conn, f"DROP TABLE {quoted}")
 
 
-def script(ops: Sequence[Op]) -> list[str]:
+def script(ops: Sequence[Op], flavor: str) -> list[str]:
     """The statements of ``ops`` as a script for the ``mysql`` client, DELIMITERs included."""
     out: list[str] = []
     for op in ops:
@@ -98,14 +99,17 @@ def script(ops: Sequence[Op]) -> list[str]:
         elif isinstance(op, DropEventsTable):
             out.append(f"DROP TABLE IF EXISTS {identifiers.quote(op.table)};")
         else:
-            out.extend(_replace_script(op))
+            out.extend(_replace_script(op, flavor))
     return out
 
 
-def _replace_script(op: ReplaceTriggers) -> list[str]:
+def _replace_script(op: ReplaceTriggers, flavor: str) -> list[str]:
     lines = [f"LOCK TABLES {identifiers.quote(op.table)} WRITE;"]
     lines += [f"DROP TRIGGER IF EXISTS {identifiers.quote(name)};" for name in op.drop]
-    lines += [f"DELIMITER {DELIMITER}\n{sql}{DELIMITER}\nDELIMITER ;" for sql in op.create.values()]
+    lines += [
+        f"DELIMITER {DELIMITER}\n{for_flavor(sql, flavor)}{DELIMITER}\nDELIMITER ;"
+        for sql in op.create.values()
+    ]
     return [*lines, "UNLOCK TABLES;"]
 
 

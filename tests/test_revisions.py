@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from outbox_triggers.ops import CreateEventsTable, DropEventsTable, ReplaceTriggers
-from outbox_triggers.revisions import State, diff, fold, revision_id, source
+from outbox_triggers.revisions import State, desired, diff, fold, revision_id, source
 
 EVENTS = ("outbox_events", "CREATE TABLE IF NOT EXISTS `outbox_events` (...)")
 V1 = State(
@@ -62,3 +62,22 @@ def test_revision_ids_are_content_derived() -> None:
     assert revision_id(None, up) == revision_id(None, up)
     assert revision_id(None, up) != revision_id("abc", up)
     assert len(revision_id(None, up)) == 12
+
+
+def test_flavors_share_one_statement_unless_they_differ() -> None:
+    from outbox_triggers.model import Capture, Column, Model
+    from outbox_triggers.render import FLAVORS, render
+
+    plain = Capture("orders", (Column("id", "integer"),), (Column("id", "integer"),), ("insert",))
+    with_json = Capture(
+        "docs", (Column("id", "integer"), Column("doc", "json")), (Column("id", "integer"),), ("insert",)
+    )
+    model = Model("outbox_events", (plain, with_json))
+    state = desired({f: render(model, f) for f in FLAVORS})
+    (orders_sql,) = state.triggers["orders"].values()
+    (docs_sql,) = state.triggers["docs"].values()
+    assert isinstance(orders_sql, str)
+    assert isinstance(docs_sql, dict) and set(docs_sql) == {"mariadb", "mysql"}
+    up, _ = diff(State(), state)
+    namespace = {"CreateEventsTable": CreateEventsTable, "ReplaceTriggers": ReplaceTriggers}
+    assert eval(source(up), namespace) == up
