@@ -40,6 +40,7 @@ class TableSpec:
     operations: tuple[str, ...] = OPERATIONS
     exclude_columns: tuple[str, ...] = ()
     destinations: tuple[str, ...] = (DEFAULT_DESTINATION,)
+    acknowledge_fk_cascades: bool = False
 
 
 @dataclass(frozen=True)
@@ -286,4 +287,5 @@ def _build_table(name: str, body: dict[str, Any]) -> TableSpec:
         operations=tuple(op for op in OPERATIONS if op in body.get("operations", OPERATIONS)),
         exclude_columns=tuple(body.get("exclude_columns", ())),
         destinations=(targets,) if isinstance(targets, str) else tuple(targets),
+        acknowledge_fk_cascades=bool(body.get("acknowledge_fk_cascades", False)),
     )
