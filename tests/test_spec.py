@@ -268,7 +268,7 @@ MALFORMED = [
     pytest.param(
         "version: 1\ntables:\n  orders:\n    exlude_columns: [secret]\n" + DEFAULT_DEST,
         "tables.orders",
-        "unknown key 'exlude_columns' (expected one of: destination, exclude_columns, operations)",
+        "unknown key 'exlude_columns' (expected one of: acknowledge_fk_cascades, destination",
         id="unknown-table-key",
     ),
     pytest.param(
