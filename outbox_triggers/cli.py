@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from outbox_triggers import commands, errors
+from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, ColdShutdown
 from outbox_triggers.render import FLAVORS
 from outbox_triggers.spec import DEFAULT_SPEC_PATH, schema
@@ -165,15 +166,34 @@ def downgrade_cmd(spec_path: str, database_url: str | None, target: str, force: 
     show_envvar=True,
     default=DEFAULT_POLL_INTERVAL,
     show_default=True,
-    help="Seconds to wait when the events table is empty.",
+    help="Longest wait between reads of an idle events table (waits start at 1 ms and double).",
+)
+@click.option(
+    "--max-in-flight",
+    envvar="OUTBOX_MAX_IN_FLIGHT",
+    type=click.IntRange(1, 256),
+    show_envvar=True,
+    default=DEFAULT_MAX_IN_FLIGHT,
+    show_default=True,
+    help="Publish requests sent concurrently.",
 )
 @reporting
 def relay_cmd(
-    spec_path: str, database_url: str | None, once: bool, batch_size: int, poll_interval: float
+    spec_path: str,
+    database_url: str | None,
+    once: bool,
+    batch_size: int,
+    poll_interval: float,
+    max_in_flight: int,
 ) -> None:
     """Publish events to their destinations until SIGTERM/SIGINT (or, with --once, until drained)."""
     stats = commands.relay(
-        spec_path, database_url, once=once, batch_size=batch_size, poll_interval=poll_interval
+        spec_path,
+        database_url,
+        once=once,
+        batch_size=batch_size,
+        poll_interval=poll_interval,
+        max_in_flight=max_in_flight,
     )
     click.echo(f"relay: {stats.published} event(s) delivered in {stats.batches} batch(es)", err=True)
 

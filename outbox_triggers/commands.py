@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from outbox_triggers import database, introspect, migrations, model, publishers, revisions
 from outbox_triggers import render as rendering
+from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.errors import DatabaseError, MigrationError
 from outbox_triggers.publishers import Publisher
 from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, Relay, RelayStats
@@ -159,6 +160,7 @@ def relay(
     once: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     overrides: Mapping[str, Publisher] | None = None,
 ) -> RelayStats:
     """Publish events until stopped (or, with ``once``, until the current backlog is delivered)."""
@@ -167,8 +169,8 @@ def relay(
     with ExitStack() as stack:
         stack.callback(eng.dispose)
         _require_events_table(eng, spec.events_table)
-        routes = _routes(spec, stack, overrides or {})
-        return Relay(eng, spec.events_table, routes, batch_size, poll_interval).run(once=once)
+        routes = _routes(spec, stack, overrides or {}, max_in_flight)
+        return Relay(eng, spec.events_table, routes, batch_size, poll_interval, max_in_flight).run(once=once)
 
 
 def _require_events_table(eng: sa.Engine, events_table: str) -> None:
@@ -179,10 +181,12 @@ def _require_events_table(eng: sa.Engine, events_table: str) -> None:
             )
 
 
-def _routes(spec: Spec, stack: ExitStack, overrides: Mapping[str, Publisher]) -> dict[str, list[Publisher]]:
+def _routes(
+    spec: Spec, stack: ExitStack, overrides: Mapping[str, Publisher], max_in_flight: int
+) -> dict[str, list[Publisher]]:
     built: dict[str, Publisher] = {}
     for name, destination in spec.destinations.items():
-        publisher = overrides.get(name) or publishers.create(destination)
+        publisher = overrides.get(name) or publishers.create(destination, max_in_flight)
         stack.callback(publisher.close)
         publisher.check()
         built[name] = publisher

@@ -18,10 +18,11 @@ from outbox_triggers import identifiers
 
 @dataclass(frozen=True)
 class Event:
-    """One undelivered event row: its order number, source table and message body."""
+    """One undelivered event row: order number, source table, key hash and message body."""
 
     seq: int
     table: str
+    key_hash: int
     body: str
 
 
@@ -31,7 +32,8 @@ class EventsTable:
     def __init__(self, name: str) -> None:
         quoted = identifiers.quote(name)
         self.name = name
-        self._select = sa.text(f"SELECT seq, table_name, payload FROM {quoted} ORDER BY seq LIMIT :n")  # noqa: S608
+        columns = "seq, table_name, key_hash, payload"
+        self._select = sa.text(f"SELECT {columns} FROM {quoted} ORDER BY seq LIMIT :n")  # noqa: S608
         self._delete = sa.text(f"DELETE FROM {quoted} WHERE seq IN :seqs").bindparams(  # noqa: S608
             sa.bindparam("seqs", expanding=True)
         )
@@ -42,7 +44,7 @@ class EventsTable:
         """The oldest ``limit`` committed events, in order."""
         rows = conn.execute(self._select, {"n": limit}).all()
         conn.commit()
-        return [Event(int(seq), str(table), str(body)) for seq, table, body in rows]
+        return [Event(int(seq), str(table), int(key_hash), str(body)) for seq, table, key_hash, body in rows]
 
     def delete(self, conn: Connection, seqs: Sequence[int]) -> int:
         """Delete exactly these events; return how many rows went."""

@@ -2,8 +2,12 @@
 
 One relay at a time holds the events table's named lock. It reads the oldest
 events in ``seq`` order, publishes each to every destination its table routes
-to, and deletes exactly the rows every destination accepted. Rows that failed
-stay for the next attempt, after an exponential, jittered backoff.
+to (:mod:`outbox_triggers.dispatch`), and deletes exactly the rows every
+destination accepted. Rows that failed stay for the next attempt, after an
+exponential, jittered backoff.
+
+Polling adapts: after a batch it reads again at once; when the table is
+empty it waits 1 ms, then doubles the wait up to ``poll_interval``.
 
 The first SIGTERM or SIGINT lets the batch in hand finish (publish and
 delete), then the loop ends; a second one stops the process at once.
@@ -23,14 +27,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from outbox_triggers.database import describe as describe_db_error
+from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT, Dispatcher
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.events import Event, EventsTable
 from outbox_triggers.lock import RelayLock
-from outbox_triggers.publishers import Message, Publisher, PublishResult
+from outbox_triggers.publishers import Publisher, PublishResult
 
 log = logging.getLogger(__name__)
-DEFAULT_BATCH_SIZE = 100
+DEFAULT_BATCH_SIZE = 500
 DEFAULT_POLL_INTERVAL = 0.2
+MIN_POLL_INTERVAL = 0.001
 MAX_BACKOFF_S = 30.0
 ONCE_GIVE_UP_ROUNDS = 6
 
@@ -51,7 +57,12 @@ class RelayStats:
 
 def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_S) -> float:
     """Full-jitter exponential backoff for the ``attempt``-th consecutive failure."""
-    return random.uniform(0, min(cap, base * 2 ** min(attempt, 20)))
+    return random.uniform(0, min(cap, base * 2.0 ** min(attempt, 20)))
+
+
+def idle_wait(empty_polls: int, ceiling: float) -> float:
+    """How long to wait after ``empty_polls`` empty reads in a row: 1 ms, doubling, capped."""
+    return min(ceiling, MIN_POLL_INTERVAL * 2.0 ** min(empty_polls, 20))
 
 
 class Relay:
@@ -64,10 +75,11 @@ class Relay:
         routes: Mapping[str, Sequence[Publisher]],
         batch_size: int = DEFAULT_BATCH_SIZE,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self._engine = engine
         self._events = EventsTable(events_table)
-        self._routes = routes
+        self._dispatcher = Dispatcher(routes, max_in_flight)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._lock = RelayLock(engine, events_table)
@@ -91,27 +103,25 @@ class Relay:
         return self.stats
 
     def _loop(self, once: bool) -> None:
-        high = self._high_water() if once else None
-        failures = 0
+        high = self._events.high_water(self._connection()) if once else None
+        failures = empty = 0
         while not self._stop.is_set():
             events = self._next_batch(high)
-            if events is None:
+            if events is None or (events and not self._deliver(events)):
                 failures += 1
-                self._stop.wait(backoff(failures))
-                continue
-            if not events:
-                if once:
-                    return
-                self._stop.wait(self._poll_interval)
-                continue
-            failures = 0 if self._deliver(events) else failures + 1
-            if failures:
                 if once and failures >= ONCE_GIVE_UP_ROUNDS:
                     raise DestinationError(self._give_up_message())
                 self._stop.wait(backoff(failures))
+            elif not events:
+                if once:
+                    return
+                self._stop.wait(idle_wait(empty, self._poll_interval))
+                empty += 1
+            else:
+                failures = empty = 0
 
     def _next_batch(self, high: int | None) -> list[Event] | None:
-        """The next events, or None when the database failed (after re-taking the lock)."""
+        """The next events, or None when the database failed."""
         try:
             if not self._lock.held():
                 log.warning("relay lock lost; waiting to take it again")
@@ -126,33 +136,23 @@ class Relay:
         return [e for e in events if high is None or e.seq <= high]
 
     def _deliver(self, events: list[Event]) -> bool:
-        """Publish a batch and delete what was accepted everywhere; True if nothing failed."""
-        result = self._publish(events)
+        """Publish a batch and delete what every destination accepted; True if nothing failed."""
+        result = self._dispatcher.publish(events)
         self._delete(result.accepted)
         self.stats.batches += 1
         self.stats.published += len(result.accepted)
-        self.stats.failed_attempts += len(result.failed)
-        self.stats.errors = dict(result.failed)
-        for seq, reason in list(result.failed.items())[:3]:
-            log.warning("event %s not delivered yet: %s", seq, reason)
+        self._note_failures(result)
         log.debug(
             "batch of %d: %d delivered, %d to retry", len(events), len(result.accepted), len(result.failed)
         )
-        return not result.failed
+        return not (result.failed or result.rejected)
 
-    def _publish(self, events: list[Event]) -> PublishResult:
-        by_publisher: dict[int, tuple[Publisher, list[Message]]] = {}
-        unrouted = PublishResult()
-        for event in events:
-            publishers = self._routes.get(event.table) or self._routes.get("*") or ()
-            if not publishers:
-                unrouted.failed[event.seq] = f"no destination routes table {event.table!r}"
-            for publisher in publishers:
-                by_publisher.setdefault(id(publisher), (publisher, []))[1].append(
-                    Message(event.seq, event.table, event.body)
-                )
-        results = [publisher.publish(messages) for publisher, messages in by_publisher.values()]
-        return _combine([e.seq for e in events], results, unrouted)
+    def _note_failures(self, result: PublishResult) -> None:
+        problems = {**result.failed, **result.rejected}
+        self.stats.failed_attempts += len(problems)
+        self.stats.errors = problems
+        for seq, reason in list(problems.items())[:3]:
+            log.warning("event %s not delivered yet: %s", seq, reason)
 
     def _delete(self, seqs: list[int]) -> None:
         try:
@@ -160,9 +160,8 @@ class Relay:
         except sa.exc.DBAPIError as exc:
             log.error("deleting delivered events failed (they will be sent again): %s", exc.orig)
             self._drop_connection()
-
-    def _high_water(self) -> int:
-        return self._events.high_water(self._connection())
+            return
+        self._dispatcher.forget(seqs)
 
     def _take_lock(self) -> bool:
         waiting_logged = False
@@ -189,11 +188,12 @@ class Relay:
                 conn.invalidate()
                 conn.close()
             except Exception:
-                pass
+                log.debug("closing a broken connection failed", exc_info=True)
 
     def _teardown(self) -> None:
         self._drop_connection()
         self._lock.release()
+        self._dispatcher.close()
 
     def _give_up_message(self) -> str:
         reasons = "; ".join(f"event {seq}: {why}" for seq, why in list(self.stats.errors.items())[:3])
@@ -201,17 +201,15 @@ class Relay:
 
     def _install_signals(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
-            return _noop
+            return lambda: None
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def cold(signum: int, frame: FrameType | None) -> None:
             raise ColdShutdown(signum)
 
         def warm(signum: int, frame: FrameType | None) -> None:
-            log.info(
-                "%s received: finishing the batch in hand; send it again to stop at once",
-                signal.Signals(signum).name,
-            )
+            name = signal.Signals(signum).name
+            log.info("%s received: finishing the batch in hand; send it again to stop at once", name)
             self.request_stop()
             for sig in previous:
                 signal.signal(sig, cold)
@@ -224,16 +222,3 @@ class Relay:
                 signal.signal(sig, handler)
 
         return restore
-
-
-def _combine(seqs: list[int], results: list[PublishResult], unrouted: PublishResult) -> PublishResult:
-    """A seq is accepted only if every publisher it went to accepted it."""
-    failed = dict(unrouted.failed)
-    for result in results:
-        failed.update(result.failed)
-    accepted = {seq for result in results for seq in result.accepted}
-    return PublishResult(accepted=[s for s in seqs if s in accepted and s not in failed], failed=failed)
-
-
-def _noop() -> None:
-    return None

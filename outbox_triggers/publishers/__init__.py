@@ -9,12 +9,12 @@ from outbox_triggers.spec import Destination
 __all__ = ["Message", "PublishResult", "Publisher", "create"]
 
 
-def create(destination: Destination) -> Publisher:
+def create(destination: Destination, max_in_flight: int) -> Publisher:
     """The publisher for a spec destination."""
     if destination.type == "sqs":
         from outbox_triggers.publishers.sqs import SqsPublisher
 
-        return SqsPublisher.from_destination(destination)
+        return SqsPublisher.from_destination(destination, max_in_flight)
     if destination.type == "stub":
         from outbox_triggers.publishers.stub import StubPublisher
 

@@ -1,4 +1,10 @@
-"""The publisher interface every destination implements."""
+"""The publisher interface every destination implements.
+
+A publisher sends **one request**: at most ``max_entries`` messages within
+``max_request_bytes``. Splitting a batch into requests, running them
+concurrently and keeping each key's order is the relay's job
+(:mod:`outbox_triggers.dispatch`), the same for every destination.
+"""
 
 from __future__ import annotations
 
@@ -9,36 +15,47 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Message:
-    """An event on its way out: its order number, source table and JSON body."""
+    """An event on its way out: order number, source table, key hash and JSON body."""
 
     seq: int
     table: str
+    key_hash: int
     body: str
+
+    @property
+    def size(self) -> int:
+        """The body's size in bytes, as AWS counts it."""
+        return len(self.body.encode("utf-8"))
 
 
 @dataclass
 class PublishResult:
-    """Which messages the destination accepted, and why the others failed."""
+    """Per message: accepted, failed for now (retry), or rejected for good (dead letter)."""
 
     accepted: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    rejected: dict[int, str] = field(default_factory=dict)
 
     def merge(self, other: PublishResult) -> None:
         """Fold another result into this one."""
         self.accepted.extend(other.accepted)
         self.failed.update(other.failed)
+        self.rejected.update(other.rejected)
 
 
 class Publisher(Protocol):
-    """Sends messages to one destination and reports, per message, whether it was accepted."""
+    """Sends one request of messages to one destination and reports per message."""
 
     name: str
+    max_entries: int
+    max_request_bytes: int
+    max_message_bytes: int
 
     def check(self) -> None:
         """Raise DestinationError if the destination is missing or unreachable."""
 
-    def publish(self, messages: Sequence[Message]) -> PublishResult:
-        """Publish ``messages`` (in order) and report per message."""
+    def send(self, messages: Sequence[Message]) -> PublishResult:
+        """Send one request (``messages`` fit the limits above) and report per message."""
 
     def close(self) -> None:
-        """Release connections and threads."""
+        """Release connections."""

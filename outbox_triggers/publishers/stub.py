@@ -3,27 +3,50 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from outbox_triggers.publishers.base import Message, PublishResult
 
 
 class StubPublisher:
-    """Accepts everything (unless ``reject`` says otherwise) and records it in ``sent``."""
+    """Accepts everything unless ``reject`` names a reason; records what it accepted in ``sent``.
 
-    def __init__(self, name: str = "stub", reject: Callable[[Message], str | None] | None = None) -> None:
+    ``latency`` makes each request take that many seconds (sleeping, so the
+    GIL is free), to stand in for a network destination.
+    """
+
+    def __init__(
+        self,
+        name: str = "stub",
+        reject: Callable[[Message], str | None] | None = None,
+        latency: float = 0.0,
+        max_entries: int = 10,
+        max_bytes: int = 1_048_576,
+        on_send: Callable[[Sequence[Message]], None] | None = None,
+    ) -> None:
         self.name = name
+        self.max_entries = max_entries
+        self.max_request_bytes = self.max_message_bytes = max_bytes
         self.sent: list[Message] = []
+        self.requests = 0
         self._reject = reject
+        self._latency = latency
+        self._on_send = on_send
         self._lock = threading.Lock()
 
     def check(self) -> None:
         """A stub is always reachable."""
 
-    def publish(self, messages: Sequence[Message]) -> PublishResult:
+    def send(self, messages: Sequence[Message]) -> PublishResult:
         """Record accepted messages; fail those ``reject`` names a reason for."""
+        if self._latency:
+            time.sleep(self._latency)
+        if self._on_send:
+            self._on_send(messages)
         result = PublishResult()
         with self._lock:
+            self.requests += 1
             for message in messages:
                 reason = self._reject(message) if self._reject else None
                 if reason:

@@ -1,6 +1,7 @@
 CREATE TABLE IF NOT EXISTS `outbox_events` (
   `seq` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_hash` INT UNSIGNED NOT NULL,
   `payload` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   `created_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   PRIMARY KEY (`seq`)
@@ -11,8 +12,9 @@ DROP TRIGGER IF EXISTS `outbox_ai_items_5f3c4f8580`;
 
 DELIMITER $$
 CREATE TRIGGER `outbox_ai_items_5f3c4f8580` AFTER INSERT ON `items` FOR EACH ROW
-INSERT INTO `outbox_events` (`table_name`, `payload`) VALUES (
+INSERT INTO `outbox_events` (`table_name`, `key_hash`, `payload`) VALUES (
   'items',
+  CRC32(CONCAT_WS(CHAR(31), 'items', NEW.`id`)),
   JSON_OBJECT(
     'id', UUID(),
     'table', 'items',
@@ -29,8 +31,9 @@ DROP TRIGGER IF EXISTS `outbox_au_items_5f3c4f8580`;
 
 DELIMITER $$
 CREATE TRIGGER `outbox_au_items_5f3c4f8580` AFTER UPDATE ON `items` FOR EACH ROW
-INSERT INTO `outbox_events` (`table_name`, `payload`) VALUES (
+INSERT INTO `outbox_events` (`table_name`, `key_hash`, `payload`) VALUES (
   'items',
+  CRC32(CONCAT_WS(CHAR(31), 'items', NEW.`id`)),
   JSON_OBJECT(
     'id', UUID(),
     'table', 'items',
@@ -47,8 +50,9 @@ DROP TRIGGER IF EXISTS `outbox_ad_items_5f3c4f8580`;
 
 DELIMITER $$
 CREATE TRIGGER `outbox_ad_items_5f3c4f8580` AFTER DELETE ON `items` FOR EACH ROW
-INSERT INTO `outbox_events` (`table_name`, `payload`) VALUES (
+INSERT INTO `outbox_events` (`table_name`, `key_hash`, `payload`) VALUES (
   'items',
+  CRC32(CONCAT_WS(CHAR(31), 'items', OLD.`id`)),
   JSON_OBJECT(
     'id', UUID(),
     'table', 'items',

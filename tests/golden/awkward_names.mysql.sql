@@ -1,6 +1,7 @@
 CREATE TABLE IF NOT EXISTS `outbox events` (
   `seq` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_hash` INT UNSIGNED NOT NULL,
   `payload` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   `created_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   PRIMARY KEY (`seq`)
@@ -11,8 +12,9 @@ DROP TRIGGER IF EXISTS `outbox_ai_order_x_y_6c45db077d`;
 
 DELIMITER $$
 CREATE TRIGGER `outbox_ai_order_x_y_6c45db077d` AFTER INSERT ON `order ``x`` 'y'` FOR EACH ROW
-INSERT INTO `outbox events` (`table_name`, `payload`) VALUES (
+INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
   'order `x` ''y''',
+  CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', NEW.`key`)),
   JSON_OBJECT(
     'id', UUID(),
     'table', 'order `x` ''y''',
@@ -29,8 +31,9 @@ DROP TRIGGER IF EXISTS `outbox_ad_order_x_y_6c45db077d`;
 
 DELIMITER $$
 CREATE TRIGGER `outbox_ad_order_x_y_6c45db077d` AFTER DELETE ON `order ``x`` 'y'` FOR EACH ROW
-INSERT INTO `outbox events` (`table_name`, `payload`) VALUES (
+INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
   'order `x` ''y''',
+  CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', OLD.`key`)),
   JSON_OBJECT(
     'id', UUID(),
     'table', 'order `x` ''y''',
