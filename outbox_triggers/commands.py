@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from outbox_triggers import database, introspect, migrations, model, publishers, revisions
 from outbox_triggers import render as rendering
 from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT
-from outbox_triggers.errors import DatabaseError, MigrationError
+from outbox_triggers.errors import DatabaseError, MigrationError, SchemaMismatchError
 from outbox_triggers.publishers import Publisher
 from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, Relay, RelayStats
 from outbox_triggers.spec import DEFAULT_DESTINATION, Spec, load
@@ -67,9 +67,21 @@ def plan(spec: Spec, conn: Connection, flavor: str | None = None) -> Plan:
     """Join ``spec`` with the live schema and render it; nothing is written."""
     shapes = introspect.shapes(conn, [t.name for t in spec.tables])
     capture = model.build(spec, shapes)
+    _check_conditions(conn, capture)
     chosen = flavor or database.flavor(conn)
     conn.commit()
     return Plan(spec, capture, rendering.render(capture, chosen), chosen)
+
+
+def _check_conditions(conn: Connection, capture: model.Model) -> None:
+    problems = [
+        f"tables.{c.table}.when ({op}): {problem}"
+        for c in capture.captures
+        for op, condition in c.when.items()
+        if op in c.operations and (problem := introspect.condition_problem(conn, c.table, op, condition))
+    ]
+    if problems:
+        raise SchemaMismatchError("the spec does not match the database:\n  " + "\n  ".join(problems))
 
 
 def render(spec_path: str | Path, database_url: str | None = None, flavor: str | None = None) -> str:

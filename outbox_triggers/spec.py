@@ -34,13 +34,22 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One tracked table as the spec declares it."""
+    """One tracked table as the spec declares it (see the README's spec reference)."""
 
     name: str
     operations: tuple[str, ...] = OPERATIONS
+    columns: tuple[str, ...] = ()
     exclude_columns: tuple[str, ...] = ()
-    destinations: tuple[str, ...] = (DEFAULT_DESTINATION,)
+    ignore_columns: tuple[str, ...] = ()
+    skip_noop_updates: bool = True
+    before_image: str = "full"
+    when: Mapping[str, str] = field(default_factory=dict)
+    event_types: Mapping[str, str] = field(default_factory=dict)
+    aggregate_type: str | None = None
+    aggregate_id: str | None = None
+    key_columns: tuple[str, ...] = ()
     acknowledge_fk_cascades: bool = False
+    destinations: tuple[str, ...] = (DEFAULT_DESTINATION,)
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class Destination:
     name: str
     type: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    format: str = "native"
 
 
 @dataclass(frozen=True)
@@ -243,9 +253,7 @@ def _reference_problems(document: dict[str, Any]) -> list[str]:
     events_table = document.get("events_table", DEFAULT_EVENTS_TABLE)
     problems = _name_problems(["events_table"], events_table)
     for name, table in document["tables"].items():
-        problems += _name_problems(["tables", name], name)
-        for i, column in enumerate((table or {}).get("exclude_columns", [])):
-            problems += _name_problems(["tables", name, "exclude_columns", i], column)
+        problems += _name_problems(["tables", name], name) + _table_problems(name, table or {})
         targets = (table or {}).get("destination", DEFAULT_DESTINATION)
         for i, target in enumerate([targets] if isinstance(targets, str) else targets):
             if target not in destinations:
@@ -254,6 +262,25 @@ def _reference_problems(document: dict[str, Any]) -> list[str]:
                 problems.append(f"{format_path(where)}: no destination named {target!r} (defined: {known})")
     if events_table in document["tables"]:
         problems.append(f"{format_path(['tables', events_table])}: the events table itself cannot be tracked")
+    return problems
+
+
+def _table_problems(name: str, table: dict[str, Any]) -> list[str]:
+    """Column names MySQL can hold, and option combinations that contradict each other."""
+    where: list[str | int] = ["tables", name]
+    problems = [
+        problem
+        for option in ("columns", "exclude_columns", "ignore_columns", "key_columns")
+        for i, column in enumerate(table.get(option, []))
+        for problem in _name_problems([*where, option, i], column)
+    ]
+    if "columns" in table and "exclude_columns" in table:
+        problems.append(f"{format_path(where)}: give either columns or exclude_columns, not both")
+    when = table.get("when", {})
+    for op, condition in ({"": when} if isinstance(when, str) else when).items():
+        if ";" in condition:
+            path = [*where, "when"] + ([op] if op else [])
+            problems.append(f"{format_path(path)}: a condition is one SQL expression; ';' is not allowed")
     return problems
 
 
@@ -267,7 +294,12 @@ def _name_problems(path: list[str | int], name: str) -> list[str]:
 
 def _build(document: dict[str, Any], base_dir: Path) -> Spec:
     destinations = {
-        name: Destination(name=name, type=d["type"], options={k: v for k, v in d.items() if k != "type"})
+        name: Destination(
+            name=name,
+            type=d["type"],
+            options={k: v for k, v in d.items() if k not in ("type", "format")},
+            format=d.get("format", "native"),
+        )
         for name, d in (document.get("destinations") or {}).items()
     }
     return Spec(
@@ -282,10 +314,21 @@ def _build(document: dict[str, Any], base_dir: Path) -> Spec:
 
 def _build_table(name: str, body: dict[str, Any]) -> TableSpec:
     targets = body.get("destination", DEFAULT_DESTINATION)
+    operations = tuple(op for op in OPERATIONS if op in body.get("operations", OPERATIONS))
+    when = body.get("when", {})
     return TableSpec(
         name=name,
-        operations=tuple(op for op in OPERATIONS if op in body.get("operations", OPERATIONS)),
+        operations=operations,
+        columns=tuple(body.get("columns", ())),
         exclude_columns=tuple(body.get("exclude_columns", ())),
-        destinations=(targets,) if isinstance(targets, str) else tuple(targets),
+        ignore_columns=tuple(body.get("ignore_columns", ())),
+        skip_noop_updates=bool(body.get("skip_noop_updates", True)),
+        before_image=str(body.get("before_image", "full")),
+        when=dict.fromkeys(operations, when) if isinstance(when, str) else dict(when),
+        event_types=dict(body.get("event_types", {})),
+        aggregate_type=body.get("aggregate_type"),
+        aggregate_id=body.get("aggregate_id"),
+        key_columns=tuple(body.get("key_columns", ())),
         acknowledge_fk_cascades=bool(body.get("acknowledge_fk_cascades", False)),
+        destinations=(targets,) if isinstance(targets, str) else tuple(targets),
     )

@@ -166,7 +166,7 @@ class Project:
 
     def events(self, table: str = "outbox_events") -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(f"SELECT payload FROM {quote(table)} ORDER BY seq").all()  # noqa: S608
+            rows = conn.exec_driver_sql(f"SELECT payload FROM {quote(table)} ORDER BY seq").all()
         return [json.loads(r[0]) for r in rows]
 
     def migrate(self, **kwargs: Any) -> commands.MigrateReport:

@@ -32,7 +32,20 @@ def test_insert_update_delete_each_emit_exactly_one_event(orders: Project) -> No
 def test_event_envelope_fields(orders: Project) -> None:
     orders.sql("INSERT INTO orders (total) VALUES (1), (2)")
     first, second = orders.events()
-    assert set(first) == {"id", "table", "op", "key", "before", "after", "ts"}
+    assert set(first) == {
+        "id",
+        "table",
+        "op",
+        "event_type",
+        "aggregate_type",
+        "aggregate_id",
+        "key",
+        "before",
+        "after",
+        "ts",
+        "version",
+    }
+    assert (first["event_type"], first["aggregate_type"], first["aggregate_id"]) == ("insert", "orders", 1)
     assert uuid.UUID(first["id"]) != uuid.UUID(second["id"])
     assert first["ts"].endswith("Z") and len(first["ts"]) == len("2024-01-02T03:04:05.123456Z")
 

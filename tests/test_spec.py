@@ -60,7 +60,7 @@ def parse_error(text: str, environ: dict[str, str] | None = None) -> SpecError:
 def test_minimal_spec_gets_all_defaults() -> None:
     parsed = spec.parse(MINIMAL, environ={}, base_dir=Path("/srv/app"))
 
-    assert parsed.tables == (TableSpec("orders", ("insert", "update", "delete"), (), ("default",)),)
+    assert parsed.tables == (TableSpec("orders", ("insert", "update", "delete"), destinations=("default",)),)
     assert parsed.destinations == {
         "default": Destination("default", "sqs", {"queue_url": "https://sqs.example/q"})
     }
@@ -268,7 +268,7 @@ MALFORMED = [
     pytest.param(
         "version: 1\ntables:\n  orders:\n    exlude_columns: [secret]\n" + DEFAULT_DEST,
         "tables.orders",
-        "unknown key 'exlude_columns' (expected one of: acknowledge_fk_cascades, destination",
+        "unknown key 'exlude_columns' (expected one of: acknowledge_fk_cascades, aggregate_id",
         id="unknown-table-key",
     ),
     pytest.param(
@@ -382,7 +382,7 @@ MALFORMED = [
     pytest.param(
         ORDERS + DEFAULT_DEST + "    region: eu-west-1\n",
         "destinations.default",
-        "unknown key 'region' (expected one of: max_batch_bytes, queue_url, type)",
+        "unknown key 'region' (expected one of: format, max_batch_bytes, queue_url, type)",
         id="sqs-unknown-key",
     ),
     pytest.param(

@@ -12,6 +12,7 @@ DROP TRIGGER IF EXISTS `outbox_ai_order_x_y_6c45db077d`;
 
 DELIMITER $$
 CREATE TRIGGER `outbox_ai_order_x_y_6c45db077d` AFTER INSERT ON `order ``x`` 'y'` FOR EACH ROW
+IF (@outbox_capture IS NULL OR @outbox_capture <> '0') THEN
 INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
   'order `x` ''y''',
   CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', NEW.`key`)),
@@ -19,18 +20,24 @@ INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
     'id', UUID(),
     'table', 'order `x` ''y''',
     'op', 'insert',
+    'event_type', 'insert',
+    'aggregate_type', '',
+    'aggregate_id', NEW.`key`,
     'key', JSON_OBJECT('key', NEW.`key`),
     'before', NULL,
     'after', JSON_OBJECT('key', NEW.`key`, 'grüße', NEW.`grüße`, CONVERT(X'6261636b5c736c617368' USING utf8mb4), NEW.`back\slash`),
-    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')
+    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'),
+    'version', '74390b8731'
   )
-)$$
+);
+END IF$$
 DELIMITER ;
 
 DROP TRIGGER IF EXISTS `outbox_ad_order_x_y_6c45db077d`;
 
 DELIMITER $$
 CREATE TRIGGER `outbox_ad_order_x_y_6c45db077d` AFTER DELETE ON `order ``x`` 'y'` FOR EACH ROW
+IF (@outbox_capture IS NULL OR @outbox_capture <> '0') THEN
 INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
   'order `x` ''y''',
   CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', OLD.`key`)),
@@ -38,10 +45,15 @@ INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
     'id', UUID(),
     'table', 'order `x` ''y''',
     'op', 'delete',
+    'event_type', 'delete',
+    'aggregate_type', '',
+    'aggregate_id', OLD.`key`,
     'key', JSON_OBJECT('key', OLD.`key`),
     'before', JSON_OBJECT('key', OLD.`key`, 'grüße', OLD.`grüße`, CONVERT(X'6261636b5c736c617368' USING utf8mb4), OLD.`back\slash`),
     'after', NULL,
-    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')
+    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'),
+    'version', '74390b8731'
   )
-)$$
+);
+END IF$$
 DELIMITER ;
