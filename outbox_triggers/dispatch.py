@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from outbox_triggers import envelopes
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message, Publisher, PublishResult
 
@@ -29,9 +30,15 @@ class Dispatcher:
     """Sends batches of events to the publishers their tables route to."""
 
     def __init__(
-        self, routes: Mapping[str, Sequence[Publisher]], max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+        self,
+        routes: Mapping[str, Sequence[Publisher]],
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        database: str = "",
     ) -> None:
         self._routes = routes
+        self._formatters = {
+            p.name: envelopes.formatter(p.format, database) for ps in routes.values() for p in ps
+        }
         self._max_in_flight = max_in_flight
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="outbox-publish")
         self._accepted: set[tuple[int, str]] = set()
@@ -71,9 +78,16 @@ class Dispatcher:
                 unrouted[event.seq] = f"no destination routes table {event.table!r}"
             for publisher in publishers:
                 if (event.seq, publisher.name) not in self._accepted:
-                    message = Message(event.seq, event.table, event.key_hash, event.body)
+                    message = self._message(publisher, event)
                     queues.setdefault(id(publisher), (publisher, []))[1].append(message)
         return unrouted, list(queues.values())
+
+    def _message(self, publisher: Publisher, event: Event) -> Message:
+        """The event as this publisher sends it: native bytes untouched, or re-enveloped."""
+        shape = self._formatters.get(publisher.name)
+        if shape is None:
+            return Message(event.seq, event.table, event.key_hash, event.body)
+        return Message(event.seq, event.table, event.key_hash, shape(event.body), event.body)
 
     def _lanes(self, publisher: Publisher, messages: list[Message]) -> list[list[Message]]:
         count = min(self._max_in_flight, max(1, math.ceil(len(messages) / publisher.max_entries)))

@@ -79,7 +79,7 @@ class Relay:
     ) -> None:
         self._engine = engine
         self._events = EventsTable(events_table)
-        self._dispatcher = Dispatcher(routes, max_in_flight)
+        self._dispatcher = Dispatcher(routes, max_in_flight, database=engine.url.database or "")
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._lock = RelayLock(engine, events_table)

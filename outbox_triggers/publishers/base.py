@@ -15,12 +15,22 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Message:
-    """An event on its way out: order number, source table, key hash and JSON body."""
+    """An event on its way out: order number, source table, key hash, the body to send, and the native event.
+
+    ``body`` is ``event`` itself for native destinations, else the event in
+    the destination's envelope; ids and ordering keys are read from ``event``.
+    """
 
     seq: int
     table: str
     key_hash: int
     body: str
+    event: str = ""
+
+    @property
+    def native(self) -> str:
+        """The native event JSON, as the trigger wrote it."""
+        return self.event or self.body
 
     @property
     def size(self) -> int:
@@ -47,6 +57,7 @@ class Publisher(Protocol):
     """Sends one request of messages to one destination and reports per message."""
 
     name: str
+    format: str
     max_entries: int
     max_request_bytes: int
     max_message_bytes: int

@@ -23,8 +23,11 @@ class SqsPublisher:
 
     max_entries = MAX_ENTRIES
 
-    def __init__(self, name: str, queue_url: str, sqs: Any, max_batch_bytes: int | None = None) -> None:
+    def __init__(
+        self, name: str, queue_url: str, sqs: Any, max_batch_bytes: int | None = None, format: str = "native"
+    ) -> None:
         self.name = name
+        self.format = format
         self.queue_url = queue_url
         self.fifo = queue_url.endswith(".fifo")
         self.max_request_bytes = self.max_message_bytes = max_batch_bytes or SQS_MAX_BYTES
@@ -36,7 +39,9 @@ class SqsPublisher:
         """Build from a spec destination of type ``sqs``."""
         options = destination.options
         sqs = client("sqs", max_in_flight)
-        return cls(destination.name, options["queue_url"], sqs, options.get("max_batch_bytes"))
+        return cls(
+            destination.name, options["queue_url"], sqs, options.get("max_batch_bytes"), destination.format
+        )
 
     def check(self) -> None:
         """Verify the queue exists and learn its size limit."""
@@ -72,6 +77,6 @@ class SqsPublisher:
     def _entry(self, message: Message) -> dict[str, Any]:
         entry: dict[str, Any] = {"Id": str(message.seq), "MessageBody": message.body}
         if self.fifo:
-            entry["MessageGroupId"] = ordering_key(message.table, message.body)
-            entry["MessageDeduplicationId"] = event_fields(message.body)["id"]
+            entry["MessageGroupId"] = ordering_key(message.table, message.native)
+            entry["MessageDeduplicationId"] = event_fields(message.native)["id"]
         return entry

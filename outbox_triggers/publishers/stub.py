@@ -26,6 +26,7 @@ class StubPublisher:
         on_send: Callable[[Sequence[Message]], None] | None = None,
     ) -> None:
         self.name = name
+        self.format = "native"
         self.max_entries = max_entries
         self.max_request_bytes = self.max_message_bytes = max_bytes
         self.sent: list[Message] = []

@@ -1,0 +1,60 @@
+"""Envelopes consumers already understand: Debezium's change-event value and Maxwell's JSON."""
+
+from __future__ import annotations
+
+import json
+
+from outbox_triggers.dispatch import Dispatcher
+from outbox_triggers.envelopes import debezium, formatter, maxwell
+from outbox_triggers.events import Event
+from outbox_triggers.publishers.stub import StubPublisher
+
+UPDATE = {
+    "id": "0b6c4f3e-e733-11f1-b7e3-02fc00000001",
+    "table": "orders",
+    "op": "update",
+    "event_type": "OrderPaid",
+    "aggregate_type": "Order",
+    "aggregate_id": 7,
+    "key": {"id": 7},
+    "before": {"id": 7, "status": "new", "total": "12.50"},
+    "after": {"id": 7, "status": "paid", "total": "12.50"},
+    "ts": "2026-11-23T11:42:46.835789Z",
+    "version": "3f9a0c1b2d",
+}
+
+
+def test_debezium_value_shape() -> None:
+    value = debezium(UPDATE, "shop")
+    assert set(value) == {"before", "after", "source", "op", "ts_ms", "transaction"}
+    assert value["op"] == "u" and value["before"] == UPDATE["before"] and value["after"] == UPDATE["after"]
+    source = value["source"]
+    assert (source["db"], source["table"], source["ts_ms"]) == ("shop", "orders", 1795434166835)
+    assert source["event_id"] == UPDATE["id"] and source["event_type"] == "OrderPaid"
+    assert source["aggregate_id"] == 7 and source["version"] == "3f9a0c1b2d"
+    assert debezium({**UPDATE, "op": "insert", "before": None}, "shop")["op"] == "c"
+    assert debezium({**UPDATE, "op": "delete", "after": None}, "shop")["op"] == "d"
+
+
+def test_maxwell_shape_with_old_holding_only_changed_columns() -> None:
+    message = maxwell(UPDATE, "shop")
+    assert message["database"] == "shop" and message["table"] == "orders" and message["type"] == "update"
+    assert message["ts"] == 1795434166 and message["data"] == UPDATE["after"]
+    assert message["old"] == {"status": "new"}
+    assert message["event_id"] == UPDATE["id"] and message["version"] == "3f9a0c1b2d"
+
+
+def test_maxwell_delete_carries_the_deleted_row_as_data_and_no_old() -> None:
+    message = maxwell({**UPDATE, "op": "delete", "after": None}, "shop")
+    assert message["type"] == "delete" and message["data"] == UPDATE["before"] and "old" not in message
+
+
+def test_native_passes_bytes_untouched_and_others_are_reshaped_per_destination() -> None:
+    assert formatter("native", "shop") is None
+    body = json.dumps(UPDATE)
+    native, dbz = StubPublisher("native"), StubPublisher("dbz")
+    dbz.format = "debezium"
+    Dispatcher({"orders": [native, dbz]}, database="shop").publish([Event(1, "orders", 7, body)])
+    assert native.sent[0].body is body
+    assert json.loads(dbz.sent[0].body)["source"]["db"] == "shop"
+    assert dbz.sent[0].native == body, "ids and ordering keys still come from the native event"
