@@ -18,12 +18,13 @@ from outbox_triggers import identifiers
 
 @dataclass(frozen=True)
 class Event:
-    """One undelivered event row: order number, source table, key hash and message body."""
+    """One undelivered event row: order number, source table, key hash, body, and when it was written."""
 
     seq: int
     table: str
     key_hash: int
     body: str
+    created: float = 0.0
 
 
 class EventsTable:
@@ -32,7 +33,7 @@ class EventsTable:
     def __init__(self, name: str) -> None:
         quoted = identifiers.quote(name)
         self.name = name
-        columns = "seq, table_name, key_hash, payload"
+        columns = "seq, table_name, key_hash, payload, UNIX_TIMESTAMP(created_at)"
         self._select = sa.text(f"SELECT {columns} FROM {quoted} ORDER BY seq LIMIT :n")  # noqa: S608
         self._delete = sa.text(f"DELETE FROM {quoted} WHERE seq IN :seqs").bindparams(  # noqa: S608
             sa.bindparam("seqs", expanding=True)
@@ -44,7 +45,7 @@ class EventsTable:
         """The oldest ``limit`` committed events, in order."""
         rows = conn.execute(self._select, {"n": limit}).all()
         conn.commit()
-        return [Event(int(seq), str(table), int(key_hash), str(body)) for seq, table, key_hash, body in rows]
+        return [Event(int(s), str(t), int(k), str(b), float(c or 0)) for s, t, k, b, c in rows]
 
     def delete(self, conn: Connection, seqs: Sequence[int]) -> int:
         """Delete exactly these events; return how many rows went."""

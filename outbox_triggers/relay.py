@@ -19,9 +19,11 @@ import logging
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -39,6 +41,19 @@ DEFAULT_POLL_INTERVAL = 0.2
 MIN_POLL_INTERVAL = 0.001
 MAX_BACKOFF_S = 30.0
 ONCE_GIVE_UP_ROUNDS = 6
+
+
+class RelayObserver(Protocol):
+    """Hooks for metrics, progress and logs; every method is called from the relay's loop thread."""
+
+    def lock_changed(self, held: bool, name: str) -> None:
+        """The relay took (True) or lost/released (False) its lock."""
+
+    def batch_done(self, events: Sequence[Event], result: PublishResult, seconds: float) -> None:
+        """A batch was published and its accepted events deleted; ``seconds`` is publish + delete time."""
+
+    def idle(self) -> None:
+        """A read found nothing to relay."""
 
 
 class ColdShutdown(BaseException):
@@ -76,8 +91,10 @@ class Relay:
         batch_size: int = DEFAULT_BATCH_SIZE,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        observers: Sequence[RelayObserver] = (),
     ) -> None:
         self._engine = engine
+        self._observers = tuple(observers)
         self._events = EventsTable(events_table)
         self._dispatcher = Dispatcher(routes, max_in_flight, database=engine.url.database or "")
         self._batch_size = batch_size
@@ -115,6 +132,7 @@ class Relay:
             elif not events:
                 if once:
                     return
+                self._notify("idle")
                 self._stop.wait(idle_wait(empty, self._poll_interval))
                 empty += 1
             else:
@@ -137,8 +155,10 @@ class Relay:
 
     def _deliver(self, events: list[Event]) -> bool:
         """Publish a batch and delete what every destination accepted; True if nothing failed."""
+        started = time.monotonic()
         result = self._dispatcher.publish(events)
         self._delete(result.accepted)
+        self._notify("batch_done", events, result, time.monotonic() - started)
         self.stats.batches += 1
         self.stats.published += len(result.accepted)
         self._note_failures(result)
@@ -168,6 +188,7 @@ class Relay:
         while not self._stop.is_set():
             if self._lock.acquire(wait_s=1):
                 log.info("relay lock %s taken; relaying %s", self._lock.name, self._events.name)
+                self._notify("lock_changed", True, self._lock.name)
                 return True
             if not waiting_logged:
                 log.info(
@@ -192,8 +213,17 @@ class Relay:
 
     def _teardown(self) -> None:
         self._drop_connection()
+        if self._lock.name:
+            self._notify("lock_changed", False, self._lock.name)
         self._lock.release()
         self._dispatcher.close()
+
+    def _notify(self, hook: str, *args: object) -> None:
+        for observer in self._observers:
+            try:
+                getattr(observer, hook)(*args)
+            except Exception:
+                log.exception("relay observer %r failed in %s", observer, hook)
 
     def _give_up_message(self) -> str:
         reasons = "; ".join(f"event {seq}: {why}" for seq, why in list(self.stats.errors.items())[:3])
