@@ -98,9 +98,17 @@ def schema_cmd() -> None:
 @spec_option
 @url_option
 @flavor_option
+@click.option(
+    "--alembic",
+    is_flag=True,
+    help="Print op calls for a revision of the service's own Alembic history (embedded mode) instead.",
+)
 @reporting
-def render_cmd(spec_path: str, database_url: str | None, flavor: str | None) -> None:
+def render_cmd(spec_path: str, database_url: str | None, flavor: str | None, alembic: bool) -> None:
     """Print the exact DDL migrate would apply."""
+    if alembic:
+        click.echo(commands.render_alembic(spec_path, database_url), nl=False)
+        return
     click.echo(commands.render(spec_path, database_url, flavor), nl=False)
 
 
@@ -129,7 +137,9 @@ def migrate_cmd(spec_path: str, database_url: str | None, flavor: str | None, sq
         click.echo(f"wrote first revision {report.wrote} (commit it with your spec)", err=sql)
     if not sql:
         state = "already at" if report.before == report.after else f"{report.before or 'base'} ->"
-        click.echo(f"migrate: {state} {report.after}")
+        held = report.max_lock_held_ms
+        swapped = "" if held is None else f" (longest table write-lock {held:.1f} ms)"
+        click.echo(f"migrate: {state} {report.after}{swapped}")
 
 
 @main.command("downgrade")
@@ -196,6 +206,103 @@ def relay_cmd(
         max_in_flight=max_in_flight,
     )
     click.echo(f"relay: {stats.published} event(s) delivered in {stats.batches} batch(es)", err=True)
+
+
+@main.command("check")
+@spec_option
+@url_option
+@flavor_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output."
+)
+@click.option(
+    "--embedded",
+    is_flag=True,
+    help="Triggers live in the service's own Alembic history: compare with the spec.",
+)
+@reporting
+def check_cmd(spec_path: str, database_url: str | None, flavor: str | None, fmt: str, embedded: bool) -> None:
+    """Exit 0 if the spec, the revisions and the live triggers agree; 1, listing each finding, if not."""
+    report = commands.check(spec_path, database_url, flavor, embedded=embedded)
+    click.echo(report.as_json() if fmt == "json" else report.as_text())
+    sys.exit(errors.EXIT_OK if report.ok else errors.EXIT_DRIFT)
+
+
+@main.command("repair")
+@spec_option
+@url_option
+@reporting
+def repair_cmd(spec_path: str, database_url: str | None) -> None:
+    """Reinstall the applied revision's triggers where check found them missing, altered or orphaned."""
+    done = commands.repair(spec_path, database_url)
+    for line in done or ["nothing to repair: the live triggers match the applied revision"]:
+        click.echo(f"repair: {line}")
+
+
+@main.command("doctor")
+@spec_option
+@url_option
+@click.option(
+    "--relay-user", metavar="NAME[@HOST]", help="Also check this account's grants on the events table."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output."
+)
+@reporting
+def doctor_cmd(spec_path: str, database_url: str | None, relay_user: str | None, fmt: str) -> None:
+    """Check the server and account; exit 3 if something blocks migrate or the triggers."""
+    report = commands.doctor(spec_path, database_url, relay_user)
+    click.echo(report.as_json() if fmt == "json" else report.as_text())
+    sys.exit(errors.EXIT_OK if report.ok else errors.EXIT_DATABASE)
+
+
+@main.group("dead-letters")
+def dead_letters_group() -> None:
+    """Events no destination will accept: list them, retry them, or purge them."""
+
+
+@dead_letters_group.command("list")
+@spec_option
+@url_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reporting
+def dead_letters_list(spec_path: str, database_url: str | None, fmt: str) -> None:
+    """Show dead letters with their destination and error."""
+    rows = commands.dead_letters(spec_path, "list", database_url=database_url)
+    assert isinstance(rows, list)
+    if fmt == "json":
+        click.echo(json.dumps([vars(r) for r in rows], indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r.seq}\t{r.table}\t{r.destination}\t{r.failed_at}\t{r.size} B\t{r.error}")
+    click.echo(f"{len(rows)} dead letter(s)", err=True)
+
+
+@dead_letters_group.command("retry")
+@spec_option
+@url_option
+@click.argument("seqs", nargs=-1, type=int)
+@reporting
+def dead_letters_retry(spec_path: str, database_url: str | None, seqs: tuple[int, ...]) -> None:
+    """Move dead letters SEQS (all when none are given) back to the events table for the relay."""
+    count = commands.dead_letters(spec_path, "retry", seqs, database_url)
+    click.echo(f"dead-letters: {count} event(s) back in the events table")
+
+
+@dead_letters_group.command("purge")
+@spec_option
+@url_option
+@click.argument("seqs", nargs=-1, type=int)
+@click.option("--all", "everything", is_flag=True, help="Purge every dead letter (required when no SEQS).")
+@reporting
+def dead_letters_purge(
+    spec_path: str, database_url: str | None, seqs: tuple[int, ...], everything: bool
+) -> None:
+    """Delete dead letters SEQS for good (or --all)."""
+    if not seqs and not everything:
+        raise errors.SpecError("name the dead letters to purge, or pass --all")
+    count = commands.dead_letters(spec_path, "purge", seqs, database_url)
+    click.echo(f"dead-letters: {count} event(s) purged")
 
 
 @main.command("demo")

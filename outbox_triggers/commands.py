@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +17,20 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from outbox_triggers import database, introspect, migrations, model, publishers, revisions
+from outbox_triggers import (
+    alembic_ops,
+    database,
+    introspect,
+    migrations,
+    model,
+    publishers,
+    revisions,
+    toimpl,
+)
+from outbox_triggers import check as checking
+from outbox_triggers import doctor as doctoring
 from outbox_triggers import render as rendering
+from outbox_triggers.dead_letters import DeadLetter, DeadLetters
 from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.errors import DatabaseError, MigrationError, SchemaMismatchError
 from outbox_triggers.publishers import Publisher
@@ -50,6 +62,12 @@ class MigrateReport:
     before: str | None
     after: str | None
     wrote: Path | None = None
+    lock_held_ms: tuple[float, ...] = ()
+
+    @property
+    def max_lock_held_ms(self) -> float | None:
+        """The longest a tracked table stayed write-locked while its triggers were swapped."""
+        return max(self.lock_held_ms) if self.lock_held_ms else None
 
 
 @contextmanager
@@ -134,7 +152,8 @@ def migrate(
         before = migrations.current(conn)
         conn.commit()
         migrations.upgrade(cfg, "head", sql=sql)
-        return MigrateReport(before, migrations.current(conn), wrote)
+        held = tuple(s * 1000 for s in cfg.attributes.get(toimpl.LOCK_HELD, []))
+        return MigrateReport(before, migrations.current(conn), wrote, held)
 
 
 def _refuse_unrevised(current: Plan, cfg: Any) -> None:
@@ -182,7 +201,16 @@ def relay(
         stack.callback(eng.dispose)
         _require_events_table(eng, spec.events_table)
         routes = _routes(spec, stack, overrides or {}, max_in_flight)
-        return Relay(eng, spec.events_table, routes, batch_size, poll_interval, max_in_flight).run(once=once)
+        relay = Relay(
+            eng,
+            spec.events_table,
+            routes,
+            batch_size,
+            poll_interval,
+            max_in_flight,
+            partitions=spec.partitions,
+        )
+        return relay.run(once=once)
 
 
 def _require_events_table(eng: sa.Engine, events_table: str) -> None:
@@ -206,3 +234,65 @@ def _routes(
     if DEFAULT_DESTINATION in built:
         routes["*"] = [built[DEFAULT_DESTINATION]]
     return routes
+
+
+def check(
+    spec_path: str | Path, database_url: str | None = None, flavor: str | None = None, embedded: bool = False
+) -> checking.Report:
+    """Compare the spec, the revisions and the live triggers, columns and events table; nothing is written.
+
+    ``embedded`` compares against a fresh render instead of the toolkit's
+    revisions, for services that keep the triggers in their own Alembic history.
+    """
+    with _session(spec_path, database_url) as (spec, conn):
+        cfg = migrations.config(spec.migrations_dir)
+        return checking.run(spec, conn, cfg, flavor or database.flavor(conn), embedded)
+
+
+def repair(spec_path: str | Path, database_url: str | None = None) -> list[str]:
+    """Reinstall the applied revision's frozen triggers where the live ones drifted; drop orphaned ones."""
+    with _session(spec_path, database_url) as (spec, conn):
+        chosen = database.flavor(conn)
+        cfg = migrations.config(spec.migrations_dir)
+        modules = migrations.modules(cfg) if spec.migrations_dir.is_dir() else []
+        reference = checking.applied_state(modules, migrations.current(conn), spec.migrations_dir)
+        ops = checking.repair_ops(reference, checking.live_triggers(conn), chosen)
+        conn.commit()
+        done = []
+        for op in ops:
+            held_ms = toimpl.replace_triggers(conn, op, chosen) * 1000
+            action = (
+                f"reinstalled the triggers of {op.table!r}" if op.create else f"dropped {', '.join(op.drop)}"
+            )
+            done.append(f"{action} (table {op.table!r} locked {held_ms:.1f} ms)")
+        conn.commit()
+        return done
+
+
+def render_alembic(spec_path: str | Path, database_url: str | None = None) -> str:
+    """Op calls for a service's own Alembic revision: the live triggers → the spec, and back."""
+    with _session(spec_path, database_url) as (spec, conn):
+        current = plan(spec, conn)
+        events_exists = spec.events_table in introspect.existing_tables(conn)
+        live = checking.live_triggers(conn)
+        conn.commit()
+        return alembic_ops.source(current.state, live, events_exists, current.flavor)
+
+
+def doctor(
+    spec_path: str | Path, database_url: str | None = None, relay_user: str | None = None
+) -> doctoring.Report:
+    """Check the server and the account: version, privileges, binlog, sql_mode, events table, relay."""
+    with _session(spec_path, database_url) as (spec, conn):
+        return doctoring.run(conn, spec, relay_user)
+
+
+def dead_letters(
+    spec_path: str | Path, action: str, seqs: Sequence[int] = (), database_url: str | None = None
+) -> list[DeadLetter] | int:
+    """``list`` the dead letters, or ``retry`` / ``purge`` these seqs (all when none are given)."""
+    with _session(spec_path, database_url) as (spec, conn):
+        table = DeadLetters(spec.events_table)
+        if action == "list":
+            return table.rows(conn)
+        return table.retry(conn, seqs) if action == "retry" else table.purge(conn, seqs)

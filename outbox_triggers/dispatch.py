@@ -42,6 +42,7 @@ class Dispatcher:
         self._max_in_flight = max_in_flight
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="outbox-publish")
         self._accepted: set[tuple[int, str]] = set()
+        self.rejected_by: dict[int, str] = {}
 
     def publish(self, events: Sequence[Event]) -> PublishResult:
         """Publish ``events``; ``accepted`` lists the seqs every destination has taken."""
@@ -57,6 +58,7 @@ class Dispatcher:
             self._accepted.update((seq, name) for seq in lane.accepted)
             outcome.failed.update(lane.failed)
             outcome.rejected.update(lane.rejected)
+            self.rejected_by.update(dict.fromkeys(lane.rejected, name))
         outcome.accepted = [e.seq for e in events if self._done(e)]
         return outcome
 
@@ -64,6 +66,8 @@ class Dispatcher:
         """Drop the memory of events that are gone from the events table."""
         gone = set(seqs)
         self._accepted = {pair for pair in self._accepted if pair[0] not in gone}
+        for seq in gone:
+            self.rejected_by.pop(seq, None)
 
     def close(self) -> None:
         """Stop the request threads."""

@@ -7,7 +7,7 @@ sees every transaction committed before it started.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -35,17 +35,41 @@ class EventsTable:
         self.name = name
         columns = "seq, table_name, key_hash, payload, UNIX_TIMESTAMP(created_at)"
         self._select = sa.text(f"SELECT {columns} FROM {quoted} ORDER BY seq LIMIT :n")  # noqa: S608
+        self._select_parts = sa.text(
+            f"SELECT {columns} FROM {quoted} WHERE key_hash % :parts IN :owned ORDER BY seq LIMIT :n"  # noqa: S608
+        ).bindparams(sa.bindparam("owned", expanding=True))
         self._delete = sa.text(f"DELETE FROM {quoted} WHERE seq IN :seqs").bindparams(  # noqa: S608
             sa.bindparam("seqs", expanding=True)
+        )
+        dead = identifiers.quote(identifiers.dead_letters_table(name))
+        self.dead_letters = identifiers.dead_letters_table(name)
+        self._bury = sa.text(
+            f"INSERT INTO {dead} (seq, table_name, key_hash, payload, created_at, destination, error) "  # noqa: S608
+            f"SELECT seq, table_name, key_hash, payload, created_at, :destination, :error FROM {quoted} "
+            "WHERE seq = :seq"
         )
         self._count = sa.text(f"SELECT COUNT(*) FROM {quoted}")  # noqa: S608
         self._high = sa.text(f"SELECT COALESCE(MAX(seq), 0) FROM {quoted}")  # noqa: S608
 
-    def fetch(self, conn: Connection, limit: int) -> list[Event]:
-        """The oldest ``limit`` committed events, in order."""
-        rows = conn.execute(self._select, {"n": limit}).all()
+    def fetch(
+        self, conn: Connection, limit: int, partitions: int = 1, owned: frozenset[int] = frozenset()
+    ) -> list[Event]:
+        """The oldest ``limit`` committed events, in order; with partitions, only those in ``owned``."""
+        if partitions > 1:
+            if not owned:
+                return []
+            params = {"n": limit, "parts": partitions, "owned": sorted(owned)}
+            rows = conn.execute(self._select_parts, params).all()
+        else:
+            rows = conn.execute(self._select, {"n": limit}).all()
         conn.commit()
         return [Event(int(s), str(t), int(k), str(b), float(c or 0)) for s, t, k, b, c in rows]
+
+    def settle(self, conn: Connection, delivered: Sequence[int], dead: Mapping[int, tuple[str, str]]) -> None:
+        """Dead-letter ``dead`` (seq → destination, error) and delete them with ``delivered``, atomically."""
+        for seq, (destination, error) in dead.items():
+            conn.execute(self._bury, {"seq": seq, "destination": destination[:64], "error": error})
+        self.delete(conn, [*delivered, *dead])
 
     def delete(self, conn: Connection, seqs: Sequence[int]) -> int:
         """Delete exactly these events; return how many rows went."""

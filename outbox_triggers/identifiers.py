@@ -68,6 +68,15 @@ def trigger_name(table: str, operation: str) -> str:
     return f"{head}{slug}_{digest}"
 
 
+def dead_letters_table(events_table: str) -> str:
+    """The dead-letter table beside ``events_table``: ``<events>_dead_letters``, hashed when too long."""
+    name = f"{events_table}_dead_letters"
+    if len(name) <= MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha256(events_table.encode("utf-8")).hexdigest()[:8]
+    return f"{events_table[: MAX_IDENTIFIER - 13]}_dl_{digest}"
+
+
 def is_toolkit_trigger(name: str) -> bool:
     """True for names :func:`trigger_name` produces."""
     return re.fullmatch(TRIGGER_PREFIX + r"a[iud]_.*_[0-9a-f]{10}", name) is not None

@@ -8,6 +8,7 @@ inspector. Nothing here writes.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -74,12 +75,14 @@ def shape(conn: Connection, table: str) -> TableShape:
     """Columns (in table order, with a JSON kind each) and primary key of ``table``."""
     json_columns = _mariadb_json_columns(conn, table)
     columns = tuple(_column(row, json_columns) for row in conn.execute(_COLUMNS, {"table": table}))
-    inspector = sa.inspect(conn)
-    pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
-    unique = tuple(
-        tuple(str(c) for c in i["column_names"]) for i in inspector.get_indexes(table) if i["unique"]
-    )
-    return TableShape(table, columns, tuple(pk), unique, _cascades(inspector.get_foreign_keys(table)))
+    with warnings.catch_warnings():  # spatial types: SQLAlchemy can't name them; information_schema did
+        warnings.simplefilter("ignore", sa.exc.SAWarning)
+        inspector = sa.inspect(conn)
+        pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
+        indexes = inspector.get_indexes(table)
+        cascades = _cascades(inspector.get_foreign_keys(table))
+    unique = tuple(tuple(str(c) for c in i["column_names"]) for i in indexes if i["unique"])
+    return TableShape(table, columns, tuple(pk), unique, cascades)
 
 
 def _cascades(foreign_keys: list[Any]) -> tuple[CascadingKey, ...]:

@@ -28,8 +28,16 @@ class CreateEventsTable:
 
 
 @dataclass(frozen=True)
+class CreateDeadLettersTable:
+    """Create the dead-letter table beside the events table (``CREATE TABLE IF NOT EXISTS``)."""
+
+    table: str
+    sql: str
+
+
+@dataclass(frozen=True)
 class DropEventsTable:
-    """Drop the events table; refused while it holds undelivered events unless forced."""
+    """Drop the events (or dead-letter) table; refused while it holds events unless forced."""
 
     table: str
 
@@ -49,7 +57,7 @@ class ReplaceTriggers:
     create: Mapping[str, TriggerSQL] = field(default_factory=dict)
 
 
-Op = CreateEventsTable | DropEventsTable | ReplaceTriggers
+Op = CreateEventsTable | CreateDeadLettersTable | DropEventsTable | ReplaceTriggers
 
 
 def run(ops: Sequence[Op]) -> None:

@@ -28,11 +28,11 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from outbox_triggers import lock
 from outbox_triggers.database import describe as describe_db_error
 from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT, Dispatcher
-from outbox_triggers.errors import DestinationError
+from outbox_triggers.errors import DestinationError, OutboxError
 from outbox_triggers.events import Event, EventsTable
-from outbox_triggers.lock import RelayLock
 from outbox_triggers.publishers import Publisher, PublishResult
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,9 @@ class RelayStats:
     """What a relay run did."""
 
     published: int = 0
+    dead_lettered: int = 0
     failed_attempts: int = 0
+    db_errors: int = 0
     batches: int = 0
     errors: dict[int, str] = field(default_factory=dict)
 
@@ -92,6 +94,7 @@ class Relay:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         observers: Sequence[RelayObserver] = (),
+        partitions: int = 1,
     ) -> None:
         self._engine = engine
         self._observers = tuple(observers)
@@ -99,7 +102,7 @@ class Relay:
         self._dispatcher = Dispatcher(routes, max_in_flight, database=engine.url.database or "")
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._lock = RelayLock(engine, events_table)
+        self._lock = lock.for_relay(engine, events_table, partitions)
         self._stop = threading.Event()
         self._conn: Connection | None = None
         self.stats = RelayStats()
@@ -146,48 +149,58 @@ class Relay:
                 self._drop_connection()
                 if not self._take_lock():
                     return []
-            events = self._events.fetch(self._connection(), self._batch_size)
-        except sa.exc.DBAPIError as exc:
-            log.error("reading events failed: %s", describe_db_error(exc, self._engine.url))
+            events = self._events.fetch(
+                self._connection(), self._batch_size, self._lock.partitions, self._lock.owned
+            )
+        except (sa.exc.DBAPIError, OutboxError) as exc:
+            self.stats.db_errors += 1
+            log.error("reading events failed: %s", _describe(exc, self._engine))
             self._drop_connection()
             return None
         return [e for e in events if high is None or e.seq <= high]
 
     def _deliver(self, events: list[Event]) -> bool:
-        """Publish a batch and delete what every destination accepted; True if nothing failed."""
+        """Publish a batch; delete what all destinations took, dead-letter rejects; True if none failed."""
         started = time.monotonic()
         result = self._dispatcher.publish(events)
-        self._delete(result.accepted)
+        rejected_by = self._dispatcher.rejected_by
+        dead = {seq: (rejected_by.get(seq, "?"), why) for seq, why in result.rejected.items()}
+        self._settle(result.accepted, dead)
         self._notify("batch_done", events, result, time.monotonic() - started)
         self.stats.batches += 1
         self.stats.published += len(result.accepted)
-        self._note_failures(result)
-        log.debug(
-            "batch of %d: %d delivered, %d to retry", len(events), len(result.accepted), len(result.failed)
-        )
-        return not (result.failed or result.rejected)
+        self.stats.dead_lettered += len(dead)
+        self._note_failures(result, dead)
+        return not result.failed
 
-    def _note_failures(self, result: PublishResult) -> None:
-        problems = {**result.failed, **result.rejected}
-        self.stats.failed_attempts += len(problems)
-        self.stats.errors = problems
-        for seq, reason in list(problems.items())[:3]:
+    def _note_failures(self, result: PublishResult, dead: Mapping[int, tuple[str, str]]) -> None:
+        self.stats.failed_attempts += len(result.failed)
+        self.stats.errors = dict(result.failed)
+        for seq, reason in list(result.failed.items())[:3]:
             log.warning("event %s not delivered yet: %s", seq, reason)
+        for seq, (destination, reason) in dead.items():
+            log.error("event %s dead-lettered (destination %r): %s", seq, destination, reason)
 
-    def _delete(self, seqs: list[int]) -> None:
+    def _settle(self, delivered: list[int], dead: Mapping[int, tuple[str, str]]) -> None:
         try:
-            self._events.delete(self._connection(), seqs)
+            self._events.settle(self._connection(), delivered, dead)
         except sa.exc.DBAPIError as exc:
-            log.error("deleting delivered events failed (they will be sent again): %s", exc.orig)
+            self.stats.db_errors += 1
+            log.error("recording delivered events failed (they will be sent again): %s", exc.orig)
             self._drop_connection()
             return
-        self._dispatcher.forget(seqs)
+        self._dispatcher.forget([*delivered, *dead])
 
     def _take_lock(self) -> bool:
         waiting_logged = False
         while not self._stop.is_set():
             if self._lock.acquire(wait_s=1):
-                log.info("relay lock %s taken; relaying %s", self._lock.name, self._events.name)
+                log.info(
+                    "relay lock %s taken (partitions %s); relaying %s",
+                    self._lock.name,
+                    sorted(self._lock.owned),
+                    self._events.name,
+                )
                 self._notify("lock_changed", True, self._lock.name)
                 return True
             if not waiting_logged:
@@ -252,3 +265,7 @@ class Relay:
                 signal.signal(sig, handler)
 
         return restore
+
+
+def _describe(exc: Exception, engine: Engine) -> str:
+    return describe_db_error(exc, engine.url) if isinstance(exc, sa.exc.DBAPIError) else str(exc)

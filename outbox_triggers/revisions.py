@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from outbox_triggers.model import Model
-from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceTriggers, TriggerSQL
+from outbox_triggers.ops import (
+    CreateDeadLettersTable,
+    CreateEventsTable,
+    DropEventsTable,
+    Op,
+    ReplaceTriggers,
+    TriggerSQL,
+)
 from outbox_triggers.render import Rendered
 
 
@@ -26,6 +33,7 @@ class State:
 
     events_table: tuple[str, str] | None = None
     triggers: Mapping[str, Mapping[str, TriggerSQL]] = field(default_factory=dict)
+    dead_letters: tuple[str, str] | None = None
 
 
 def desired(by_flavor: Mapping[str, Rendered]) -> State:
@@ -43,7 +51,8 @@ def desired(by_flavor: Mapping[str, Rendered]) -> State:
         }
         for table in first.tables
     }
-    return State((first.events_table, first.events_table_sql), triggers)
+    dead_letters = (first.dead_letters_table, first.dead_letters_sql)
+    return State((first.events_table, first.events_table_sql), triggers, dead_letters)
 
 
 def _merge(variants: Mapping[str, str]) -> TriggerSQL:
@@ -53,17 +62,20 @@ def _merge(variants: Mapping[str, str]) -> TriggerSQL:
 
 def fold(state: State, ops: Iterable[Op]) -> State:
     """Apply ``ops`` to ``state`` on paper."""
-    events, triggers = state.events_table, dict(state.triggers)
+    events, triggers, dead = state.events_table, dict(state.triggers), state.dead_letters
     for op in ops:
         if isinstance(op, CreateEventsTable):
             events = (op.table, op.sql)
+        elif isinstance(op, CreateDeadLettersTable):
+            dead = (op.table, op.sql)
         elif isinstance(op, DropEventsTable):
-            events = None
+            events = None if events and events[0] == op.table else events
+            dead = None if dead and dead[0] == op.table else dead
         elif op.create:
             triggers[op.table] = dict(op.create)
         else:
             triggers.pop(op.table, None)
-    return State(events, triggers)
+    return State(events, triggers, dead)
 
 
 def head_state(modules: Sequence[ModuleType]) -> State:
@@ -80,11 +92,15 @@ def diff(old: State, new: State) -> tuple[list[Op], list[Op]]:
     down: list[Op] = []
     if new.events_table and new.events_table != old.events_table:
         up.append(CreateEventsTable(*new.events_table))
+    if new.dead_letters and new.dead_letters != old.dead_letters:
+        up.append(CreateDeadLettersTable(*new.dead_letters))
     for table in dict.fromkeys([*old.triggers, *new.triggers]):
         before, after = old.triggers.get(table, {}), new.triggers.get(table, {})
         if before != after:
             up.append(ReplaceTriggers(table, tuple(before), dict(after)))
             down.append(ReplaceTriggers(table, tuple(after), dict(before)))
+    if old.dead_letters is None and new.dead_letters:
+        down.append(DropEventsTable(new.dead_letters[0]))
     if old.events_table is None and new.events_table:
         down.append(DropEventsTable(new.events_table[0]))
     return up, down
@@ -119,8 +135,9 @@ def source(ops: Sequence[Op]) -> str:
 
 
 def _op_source(op: Op) -> str:
-    if isinstance(op, CreateEventsTable):
-        return f"    CreateEventsTable(\n        {op.table!r},\n        {_sql(op.sql)},\n    )"
+    if isinstance(op, CreateEventsTable | CreateDeadLettersTable):
+        kind = type(op).__name__
+        return f"    {kind}(\n        {op.table!r},\n        {_sql(op.sql)},\n    )"
     if isinstance(op, DropEventsTable):
         return f"    DropEventsTable({op.table!r})"
     creates = "".join(f"            {name!r}: {_sql(sql)},\n" for name, sql in op.create.items())

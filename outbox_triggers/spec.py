@@ -71,6 +71,7 @@ class Spec:
     events_table: str = DEFAULT_EVENTS_TABLE
     url: str | None = None
     migrations_dir: Path = Path("outbox_migrations")
+    partitions: int = 1
     source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def table(self, name: str) -> TableSpec:
@@ -308,6 +309,7 @@ def _build(document: dict[str, Any], base_dir: Path) -> Spec:
         events_table=document.get("events_table", DEFAULT_EVENTS_TABLE),
         url=document.get("url"),
         migrations_dir=base_dir / document.get("migrations_dir", "outbox_migrations"),
+        partitions=int((document.get("relay") or {}).get("partitions", 1)),
         source=document,
     )
 

@@ -19,11 +19,20 @@ from sqlalchemy.engine import Connection
 
 from outbox_triggers import database, identifiers
 from outbox_triggers.errors import MigrationError
-from outbox_triggers.ops import CreateEventsTable, DropEventsTable, Op, ReplaceTriggers, for_flavor
+from outbox_triggers.ops import (
+    CreateDeadLettersTable,
+    CreateEventsTable,
+    DropEventsTable,
+    Op,
+    ReplaceTriggers,
+    for_flavor,
+)
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_TIMEOUT_S = 10
 DELIMITER = "$$"
+LOCK_HELD = "lock_held_s"
+"""Config attribute listing, per trigger swap, how long the table was write-locked (s)."""
 _TABLE_EXISTS = sa.text(
     "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
 )
@@ -40,17 +49,20 @@ def run(context: MigrationContext, ops: Sequence[Op]) -> None:
     assert conn is not None
     flavor = attributes.get("flavor") or database.flavor(conn)
     for op in ops:
-        apply(conn, op, flavor, force=bool(attributes.get("force")))
+        held = apply(conn, op, flavor, force=bool(attributes.get("force")))
+        if held is not None:
+            attributes.setdefault(LOCK_HELD, []).append(held)
 
 
-def apply(conn: Connection, op: Op, flavor: str, force: bool = False) -> None:
-    """Execute one op on a live connection to a ``flavor`` server."""
-    if isinstance(op, CreateEventsTable):
+def apply(conn: Connection, op: Op, flavor: str, force: bool = False) -> float | None:
+    """Execute one op on a live ``flavor`` server; a trigger swap returns how long it held the lock (s)."""
+    if isinstance(op, CreateEventsTable | CreateDeadLettersTable):
         _execute(conn, op.sql)
     elif isinstance(op, DropEventsTable):
         drop_events_table(conn, op.table, force)
     else:
-        replace_triggers(conn, op, flavor)
+        return replace_triggers(conn, op, flavor)
+    return None
 
 
 def replace_triggers(conn: Connection, op: ReplaceTriggers, flavor: str) -> float:
@@ -94,7 +106,7 @@ def script(ops: Sequence[Op], flavor: str) -> list[str]:
     """The statements of ``ops`` as a script for the ``mysql`` client, DELIMITERs included."""
     out: list[str] = []
     for op in ops:
-        if isinstance(op, CreateEventsTable):
+        if isinstance(op, CreateEventsTable | CreateDeadLettersTable):
             out.append(op.sql + ";")
         elif isinstance(op, DropEventsTable):
             out.append(f"DROP TABLE IF EXISTS {identifiers.quote(op.table)};")

@@ -143,7 +143,6 @@ def test_sigkill_mid_stream_then_takeover_loses_nothing(live: Project, sqs: Any,
         lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") < 580, timeout=60, what="relay started"
     )
     second = _relay_process(live)
-    time.sleep(0)  # the second relay now waits for the lock held by the first
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     try:
@@ -160,7 +159,6 @@ def test_sigkill_mid_stream_then_takeover_loses_nothing(live: Project, sqs: Any,
 
 def test_sigterm_finishes_the_batch_and_exits_zero(live: Project) -> None:
     proc = _relay_process(live)
-    wait_for(lambda: b"" if proc.poll() is None else True, timeout=0.5, what="startup") if False else None
     live.sql("INSERT INTO orders (total) VALUES (1)")
     wait_for(lambda: live.scalar("SELECT COUNT(*) FROM outbox_events") == 0, what="delivery")
     proc.send_signal(signal.SIGTERM)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from outbox_triggers.ops import CreateEventsTable, DropEventsTable, ReplaceTriggers
+from outbox_triggers.ops import CreateDeadLettersTable, CreateEventsTable, DropEventsTable, ReplaceTriggers
 from outbox_triggers.revisions import State, desired, diff, fold, revision_id, source
 
 EVENTS = ("outbox_events", "CREATE TABLE IF NOT EXISTS `outbox_events` (...)")
@@ -79,5 +79,10 @@ def test_flavors_share_one_statement_unless_they_differ() -> None:
     assert isinstance(orders_sql, str)
     assert isinstance(docs_sql, dict) and set(docs_sql) == {"mariadb", "mysql"}
     up, _ = diff(State(), state)
-    namespace = {"CreateEventsTable": CreateEventsTable, "ReplaceTriggers": ReplaceTriggers}
+    namespace = {
+        "CreateEventsTable": CreateEventsTable,
+        "CreateDeadLettersTable": CreateDeadLettersTable,
+        "ReplaceTriggers": ReplaceTriggers,
+    }
     assert eval(source(up), namespace) == up
+    assert CreateDeadLettersTable("outbox_events_dead_letters", state.dead_letters[1]) in up

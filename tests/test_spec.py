@@ -261,7 +261,7 @@ MALFORMED = [
     pytest.param(
         ORDERS + "colour: blue\n" + DEFAULT_DEST,
         "(top level)",
-        "unknown key 'colour' (expected one of: destinations, events_table, migrations_dir, tables, "
+        "unknown key 'colour' (expected one of: destinations, events_table, migrations_dir, relay, tables, "
         "url, version)",
         id="unknown-top-level-key",
     ),

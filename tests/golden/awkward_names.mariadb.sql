@@ -8,6 +8,19 @@ CREATE TABLE IF NOT EXISTS `outbox events` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='outbox-triggers events: written by triggers, deleted by the relay once delivered';
 
+CREATE TABLE IF NOT EXISTS `outbox events_dead_letters` (
+  `seq` BIGINT UNSIGNED NOT NULL,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_hash` INT UNSIGNED NOT NULL,
+  `payload` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `created_at` TIMESTAMP(6) NOT NULL,
+  `failed_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  `destination` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `error` TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  PRIMARY KEY (`seq`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers dead letters: events no destination will ever accept, with the reason';
+
 DROP TRIGGER IF EXISTS `outbox_ai_order_x_y_6c45db077d`;
 
 DELIMITER $$
