@@ -1,9 +1,11 @@
 """Embedded mode: outbox operations inside a service's own Alembic history.
 
 Importing this module (in the service's ``env.py``, or at the top of a
-revision) registers four operations on Alembic's ``op``:
+revision) registers these operations on Alembic's ``op``:
 
 - ``op.create_outbox_events_table(table, sql)`` / ``op.drop_outbox_events_table(table, force=False)``;
+- ``op.create_outbox_support_table(table, sql)`` / ``op.drop_outbox_support_table(table, force=False)``
+  for the tables the relay keeps beside it (dead letters, delivered events);
 - ``op.install_outbox_triggers(table, triggers, replaces=())``: swap a table's triggers in one
   ``LOCK TABLES … WRITE`` section, exactly like a standalone revision;
 - ``op.drop_outbox_triggers(table, names)``.
@@ -16,7 +18,7 @@ operation, so a revision that adds a column can refresh the triggers too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from alembic.operations import MigrateOperation, Operations
 from alembic.runtime.migration import MigrationContext
@@ -25,6 +27,7 @@ from outbox_triggers import database, toimpl
 from outbox_triggers.check import LiveTrigger, same_trigger
 from outbox_triggers.ops import (
     CreateEventsTable,
+    CreateSupportTable,
     DropEventsTable,
     Op,
     ReplaceTriggers,
@@ -67,6 +70,30 @@ class DropOutboxEventsTableOp(MigrateOperation):
     @classmethod
     def drop_outbox_events_table(cls, operations: Operations, table: str, force: bool = False) -> None:
         """Drop the events table ``table`` (only when empty, unless ``force``)."""
+        operations.invoke(cls(table, force))
+
+
+@Operations.register_operation("create_outbox_support_table")
+class CreateOutboxSupportTableOp(MigrateOperation):
+    """Create a table the relay keeps beside the events table (dead letters, delivered events)."""
+
+    def __init__(self, table: str, sql: str) -> None:
+        self.table = table
+        self.sql = sql
+
+    @classmethod
+    def create_outbox_support_table(cls, operations: Operations, table: str, sql: str) -> None:
+        """Create the support table ``table`` with ``sql``."""
+        operations.invoke(cls(table, sql))
+
+
+@Operations.register_operation("drop_outbox_support_table")
+class DropOutboxSupportTableOp(DropOutboxEventsTableOp):
+    """Drop a support table; refused while it holds rows unless ``force``."""
+
+    @classmethod
+    def drop_outbox_support_table(cls, operations: Operations, table: str, force: bool = False) -> None:
+        """Drop the support table ``table`` (only when empty, unless ``force``)."""
         operations.invoke(cls(table, force))
 
 
@@ -126,6 +153,16 @@ def _drop_events_table(operations: Operations, operation: DropOutboxEventsTableO
     _run(operations.get_context(), DropEventsTable(operation.table), force=operation.force)
 
 
+@Operations.implementation_for(CreateOutboxSupportTableOp)
+def _create_support_table(operations: Operations, operation: CreateOutboxSupportTableOp) -> None:
+    _run(operations.get_context(), CreateSupportTable(operation.table, operation.sql))
+
+
+@Operations.implementation_for(DropOutboxSupportTableOp)
+def _drop_support_table(operations: Operations, operation: DropOutboxSupportTableOp) -> None:
+    _run(operations.get_context(), DropEventsTable(operation.table), force=operation.force)
+
+
 @Operations.implementation_for(InstallOutboxTriggersOp)
 def _install_triggers(operations: Operations, operation: InstallOutboxTriggersOp) -> None:
     _run(operations.get_context(), operation.to_op())
@@ -160,20 +197,22 @@ def _offline_flavor(context: MigrationContext) -> str:
 # --- `outbox-triggers render --alembic`: the op calls for a service revision ----------------------
 
 
-def source(desired: State, live: Mapping[str, LiveTrigger], events_exists: bool, flavor: str) -> str:
+def source(desired: State, live: Mapping[str, LiveTrigger], existing: Collection[str], flavor: str) -> str:
     """Python for a service revision moving the live database to ``desired``, and back.
 
     Only what differs is emitted: a table whose live triggers already match
-    (for ``flavor``) is left out. The downgrade restores the triggers the
-    database holds now, read back from ``information_schema``.
+    (for ``flavor``) is left out, and so is a table in ``existing``. The
+    downgrade restores the triggers the database holds now, read back from
+    ``information_schema``.
     """
     up: list[str] = []
     down: list[str] = []
-    if desired.events_table and not events_exists:
-        table, sql = desired.events_table
-        args = f"{_PAD * 2}{_string(table)},\n{_PAD * 2}{_literal(sql, 2)},\n"
-        up.append(f"{_PAD}op.create_outbox_events_table(\n{args}{_PAD})")
-        down.append(f"{_PAD}op.drop_outbox_events_table({_string(table)})")
+    tables = [("events", *desired.events_table)] if desired.events_table else []
+    for kind, table, sql in [*tables, *(("support", t, sql) for t, sql in desired.support.items())]:
+        if table not in existing:
+            args = f"{_PAD * 2}{_string(table)},\n{_PAD * 2}{_literal(sql, 2)},\n"
+            up.append(f"{_PAD}op.create_outbox_{kind}_table(\n{args}{_PAD})")
+            down.append(f"{_PAD}op.drop_outbox_{kind}_table({_string(table)})")
     for table in dict.fromkeys([*desired.triggers, *(t.table for t in live.values())]):
         _table_calls(table, desired.triggers.get(table, {}), live, flavor, up, down)
     return _layout(up, list(reversed(down)))

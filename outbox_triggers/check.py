@@ -12,7 +12,7 @@ what to do:
 - ``orphaned_trigger``: a toolkit trigger on a table that is not tracked, e.g. left on
   ``_orders_old`` by a gh-ost/pt-osc ``RENAME TABLE`` cut-over;
 - ``events_table_missing`` / ``events_table_shape``: the events table is not what
-  ``templates/events_table.sql.j2`` creates;
+  ``templates/events_table.sql.j2`` creates (likewise ``dead_letters_table_*`` and ``delivered_table_*``);
 - ``fk_cascade``: a tracked table is the child of a cascading foreign key the spec does not
   acknowledge (cascaded changes fire no trigger);
 - ``no_revisions`` / ``unknown_revision`` / ``pending_revisions`` / ``unrevised_change``: the
@@ -304,13 +304,25 @@ def normalize_type(sql_type: str) -> str:
 
 def events_table_findings(conn: Connection, table: str, create_sql: str) -> list[Finding]:
     """How the live events table differs from what ``create_sql`` creates."""
+    return table_findings(conn, table, create_sql, "events_table", "the triggers fail every write")
+
+
+_SUPPORT_ROLES = {
+    "dead_letters": ("dead_letters_table", "the relay cannot set aside events no destination accepts"),
+    "delivered": ("delivered_table", "relay.retention: keep cannot archive delivered events"),
+}
+
+
+def table_findings(conn: Connection, table: str, create_sql: str, kind: str, missing: str) -> list[Finding]:
+    """How a table the toolkit creates differs from ``create_sql``; ``missing``: what its absence breaks."""
     info = conn.execute(_EVENTS_TABLE, {"t": table}).first()
+    label = kind.replace("_", " ")
     if info is None:
         return [
             Finding(
-                "events_table_missing",
+                f"{kind}_missing",
                 table,
-                f"events table {table!r} does not exist: the triggers fail every write to a tracked table",
+                f"{label} {table!r} does not exist: {missing}",
                 "run `outbox-triggers migrate` (or, embedded, the service revision that creates it)",
             )
         ]
@@ -335,7 +347,7 @@ def events_table_findings(conn: Connection, table: str, create_sql: str) -> list
                 f"ALTER TABLE {quoted} ENGINE={expected.engine}",
             )
         )
-    return [Finding("events_table_shape", table, f"events table {table!r}: {d}", h) for d, h in problems]
+    return [Finding(f"{kind}_shape", table, f"{label} {table!r}: {d}", h) for d, h in problems]
 
 
 def _column_problems(table: str, want: ColumnShape, row: tuple[Any, ...] | None) -> list[tuple[str, str]]:
@@ -374,6 +386,45 @@ def _extra_columns(
 
 
 # --- foreign keys -----------------------------------------------------------------------------------
+
+
+_TRUNCATES = sa.text(
+    "SELECT DIGEST_TEXT, COUNT_STAR, LAST_SEEN FROM performance_schema.events_statements_summary_by_digest "
+    "WHERE SCHEMA_NAME = DATABASE() AND DIGEST_TEXT LIKE 'TRUNCATE%'"
+)
+_TRIGGERS_CREATED = sa.text(
+    "SELECT MIN(CREATED) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
+    "AND EVENT_OBJECT_TABLE = :t"
+)
+_TRUNCATED_TABLE = re.compile(
+    r"TRUNCATE\s+(?:TABLE\s+)?(?:`(?:[^`]|``)*`\s*\.\s*)?`((?:[^`]|``)*)`", re.IGNORECASE
+)
+
+
+def truncate_findings(conn: Connection, tables: Sequence[str]) -> list[Finding]:
+    """TRUNCATEs of tracked tables since their triggers went in, from performance_schema when it is on.
+
+    TRUNCATE fires no trigger and leaves no other trace a trigger-based tool can
+    read; the statement digest summary is the one place it shows.
+    """
+    if not conn.exec_driver_sql("SELECT @@performance_schema").scalar():
+        return []
+    findings = []
+    for digest, count, last_seen in conn.execute(_TRUNCATES):
+        match = _TRUNCATED_TABLE.search(str(digest))
+        table = match.group(1).replace("``", "`") if match else None
+        installed = conn.execute(_TRIGGERS_CREATED, {"t": table}).scalar() if table in tables else None
+        if installed is not None and last_seen is not None and last_seen >= installed.replace(microsecond=0):
+            detail = (
+                f"TRUNCATE ran on {table!r} {count} time(s), last at {last_seen}, after its triggers were "
+                "installed; TRUNCATE fires no trigger, so consumers never saw those rows go"
+            )
+            hint = (
+                "re-sync consumers of this table; to prevent it, don't grant DROP on tracked tables to the "
+                "application account (TRUNCATE needs DROP)"
+            )
+            findings.append(Finding("truncated", table, detail, hint))
+    return findings
 
 
 def fk_cascade_findings(conn: Connection, spec: Spec) -> list[Finding]:
@@ -452,7 +503,12 @@ def run(spec: Spec, conn: Connection, cfg: Config, flavor: str, embedded: bool =
     findings += _trigger_findings(ctx)
     events_table, events_sql = ctx.reference.events_table or _events_table(desired)
     findings += events_table_findings(conn, events_table, events_sql)
+    support = ctx.reference.support if ctx.reference.events_table else desired.support
+    for table, sql in support.items():
+        kind, missing = _SUPPORT_ROLES["dead_letters" if table.endswith("dead_letters") else "delivered"]
+        findings += table_findings(conn, table, sql, kind, missing)
     findings += fk_cascade_findings(conn, spec)
+    findings += truncate_findings(conn, [t.name for t in spec.tables])
     if not embedded:
         findings += _unrevised_findings(ctx)
     conn.commit()
@@ -533,12 +589,10 @@ def _without(table: TableSpec, columns: Sequence[str]) -> TableSpec | None:
 
 
 def _desired_state(spec: Spec, tables: Mapping[str, _Table]) -> revisions.State:
-    events = model.Model(spec.events_table, ())
-    by_flavor = {f: rendering.render(events, f) for f in rendering.FLAVORS}
-    first = next(iter(by_flavor.values()))
-    return revisions.State(
-        (first.events_table, first.events_table_sql), {name: t.desired for name, t in tables.items()}
-    )
+    """The tables the toolkit creates, as rendered now, and each buildable table's triggers."""
+    no_captures = model.Model(spec.events_table, ())
+    tables_only = revisions.desired({f: rendering.render(no_captures, f) for f in rendering.FLAVORS})
+    return dataclasses.replace(tables_only, triggers={name: t.desired for name, t in tables.items()})
 
 
 def _revision_states(
@@ -725,9 +779,18 @@ def _unrevised_findings(ctx: _Context) -> list[Finding]:
         detail = _unrevised_detail(ctx, name)
         if detail:
             findings.append(Finding("unrevised_change", name, detail, hint))
-    if ctx.desired.events_table != ctx.head.events_table:
-        detail = f"the events table definition differs from revision {ctx.head_revision}"
-        findings.append(Finding("unrevised_change", ctx.spec.events_table, detail, hint))
+    support = [
+        (
+            f"{table} table",
+            (table, ctx.desired.support.get(table, "")),
+            (table, ctx.head.support.get(table, "")),
+        )
+        for table in ctx.desired.support
+    ]
+    for what, now, then in (("events table", ctx.desired.events_table, ctx.head.events_table), *support):
+        if now != then and now is not None:
+            detail = f"the {what} definition differs from revision {ctx.head_revision}"
+            findings.append(Finding("unrevised_change", now[0], detail, hint))
     return findings
 
 

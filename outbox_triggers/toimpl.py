@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 from outbox_triggers import database, identifiers
 from outbox_triggers.errors import MigrationError
 from outbox_triggers.ops import (
-    CreateDeadLettersTable,
     CreateEventsTable,
+    CreateSupportTable,
     DropEventsTable,
     Op,
     ReplaceTriggers,
@@ -48,15 +48,19 @@ def run(context: MigrationContext, ops: Sequence[Op]) -> None:
     conn = context.connection
     assert conn is not None
     flavor = attributes.get("flavor") or database.flavor(conn)
+    force = bool(attributes.get("force"))
+    for op in ops:  # refuse before any DDL, so a refused downgrade leaves the triggers in place
+        if isinstance(op, DropEventsTable) and not force:
+            refuse_backlog(conn, op.table)
     for op in ops:
-        held = apply(conn, op, flavor, force=bool(attributes.get("force")))
+        held = apply(conn, op, flavor, force=force)
         if held is not None:
             attributes.setdefault(LOCK_HELD, []).append(held)
 
 
 def apply(conn: Connection, op: Op, flavor: str, force: bool = False) -> float | None:
     """Execute one op on a live ``flavor`` server; a trigger swap returns how long it held the lock (s)."""
-    if isinstance(op, CreateEventsTable | CreateDeadLettersTable):
+    if isinstance(op, CreateEventsTable | CreateSupportTable):
         _execute(conn, op.sql)
     elif isinstance(op, DropEventsTable):
         drop_events_table(conn, op.table, force)
@@ -89,24 +93,31 @@ def replace_triggers(conn: Connection, op: ReplaceTriggers, flavor: str) -> floa
 
 
 def drop_events_table(conn: Connection, table: str, force: bool) -> None:
-    """Drop the events table, refusing while it still holds events unless ``force``."""
-    quoted = identifiers.quote(table)
+    """Drop the events (or a support) table, refusing while it still holds events unless ``force``."""
     if not conn.execute(_TABLE_EXISTS, {"t": table}).scalar():
         return
-    backlog = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {quoted}").scalar() or 0)  # noqa: S608
-    if backlog and not force:
+    if not force:
+        refuse_backlog(conn, table)
+    _execute(conn, f"DROP TABLE {identifiers.quote(table)}")
+
+
+def refuse_backlog(conn: Connection, table: str) -> None:
+    """Raise MigrationError when ``table`` exists and still holds rows."""
+    if not conn.execute(_TABLE_EXISTS, {"t": table}).scalar():
+        return
+    backlog = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {identifiers.quote(table)}").scalar() or 0)  # noqa: S608
+    if backlog:
         raise MigrationError(
-            f"events table {table!r} still holds {backlog} undelivered event(s); run the relay to drain it, "
-            "or pass --force to drop them"
+            f"table {table!r} still holds {backlog} event(s); nothing was changed. Run the relay to drain it "
+            "(or `dead-letters purge --all` for dead letters), or pass --force to drop them"
         )
-    _execute(conn, f"DROP TABLE {quoted}")
 
 
 def script(ops: Sequence[Op], flavor: str) -> list[str]:
     """The statements of ``ops`` as a script for the ``mysql`` client, DELIMITERs included."""
     out: list[str] = []
     for op in ops:
-        if isinstance(op, CreateEventsTable | CreateDeadLettersTable):
+        if isinstance(op, CreateEventsTable | CreateSupportTable):
             out.append(op.sql + ";")
         elif isinstance(op, DropEventsTable):
             out.append(f"DROP TABLE IF EXISTS {identifiers.quote(op.table)};")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from outbox_triggers import commands
+from outbox_triggers import commands, identifiers
 from outbox_triggers.check import Report
 from outbox_triggers.errors import EXIT_DRIFT, EXIT_OK
 
@@ -14,6 +14,7 @@ from .conftest import ORDERS, ORDERS_SPEC, Project
 from .test_cli import run
 
 pytestmark = pytest.mark.integration
+SUPPORT = {identifiers.dead_letters_table("outbox_events"), identifiers.delivered_table("outbox_events")}
 
 
 def check(project: Project, embedded: bool = False) -> Report:
@@ -21,7 +22,8 @@ def check(project: Project, embedded: bool = False) -> Report:
 
 
 def kinds(report: Report) -> list[tuple[str, str | None]]:
-    return sorted((f.kind, f.table) for f in report.findings)
+    """(kind, table) of each finding, sorted, leaving out those about the relay's support tables."""
+    return sorted((f.kind, f.table) for f in report.findings if f.table not in SUPPORT)
 
 
 def cli_check(project: Project, *args: str) -> tuple[int, str]:
@@ -198,6 +200,14 @@ def test_events_table_of_the_wrong_shape(orders: Project) -> None:
 def test_missing_events_table(orders: Project) -> None:
     orders.sql("DROP TABLE outbox_events")
     assert kinds(check(orders)) == [("events_table_missing", "outbox_events")]
+
+
+def test_missing_support_table(orders: Project) -> None:
+    dead_letters = identifiers.dead_letters_table("outbox_events")
+    orders.sql(f"DROP TABLE {identifiers.quote(dead_letters)}")
+    (finding,) = check(orders).findings
+    assert finding.table == dead_letters and finding.kind.endswith("_missing")
+    assert "does not exist" in finding.detail
 
 
 def test_dropped_column_breaks_the_triggers(orders: Project) -> None:

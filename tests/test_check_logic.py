@@ -93,7 +93,7 @@ def test_repair_drops_orphans_before_reinstalling() -> None:
 
 def test_alembic_source_is_python_that_holds_the_frozen_sql() -> None:
     wanted = state()
-    code = alembic_ops.source(wanted, {}, events_exists=False, flavor="mariadb")
+    code = alembic_ops.source(wanted, {}, existing=(), flavor="mariadb")
     calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
 
     class Recorder:
@@ -103,21 +103,25 @@ def test_alembic_source_is_python_that_holds_the_frozen_sql() -> None:
     namespace: dict[str, object] = {"op": Recorder()}
     exec(compile(code, "<render --alembic>", "exec"), namespace)
     namespace["upgrade"]()  # type: ignore[operator]
-    assert [c[0] for c in calls] == ["create_outbox_events_table", "install_outbox_triggers"]
-    assert calls[1][1] == ("orders", dict(wanted.triggers["orders"]))
+    support = ["create_outbox_support_table"] * len(wanted.support)
+    assert [c[0] for c in calls] == ["create_outbox_events_table", *support, "install_outbox_triggers"]
+    assert calls[-1][1] == ("orders", dict(wanted.triggers["orders"]))
+    assert {c[1] for c in calls[1:-1]} == set(wanted.support.items())
     calls.clear()
     namespace["downgrade"]()  # type: ignore[operator]
-    assert [c[0] for c in calls] == ["drop_outbox_triggers", "drop_outbox_events_table"]
+    drops = ["drop_outbox_support_table"] * len(wanted.support)
+    assert [c[0] for c in calls] == ["drop_outbox_triggers", *drops, "drop_outbox_events_table"]
     assert set(calls[0][1][1]) == set(wanted.triggers["orders"])  # type: ignore[arg-type]
 
 
 def test_alembic_source_restores_live_triggers_and_skips_matching_tables() -> None:
     wanted = state()
-    assert "nothing to paste" in alembic_ops.source(wanted, live_of(wanted), True, "mariadb")
+    existing = {"outbox_events", *wanted.support}
+    assert "nothing to paste" in alembic_ops.source(wanted, live_of(wanted), existing, "mariadb")
     stale = {
         n: LiveTrigger(n, t.table, t.timing, t.event, "SET @old = 1") for n, t in live_of(wanted).items()
     }
-    code = alembic_ops.source(wanted, stale, True, "mariadb")
+    code = alembic_ops.source(wanted, stale, existing, "mariadb")
     assert code.count("op.install_outbox_triggers(") == 2 and "SET @old = 1" in code.split("def downgrade")[1]
     op = alembic_ops.InstallOutboxTriggersOp("orders", {"a": "CREATE TRIGGER a"}, replaces=("b",))
     assert op.to_op() == ReplaceTriggers("orders", ("b", "a"), {"a": "CREATE TRIGGER a"})

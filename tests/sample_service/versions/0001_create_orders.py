@@ -41,6 +41,37 @@ CREATE TABLE IF NOT EXISTS `outbox_events` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='outbox-triggers events: written by triggers, deleted by the relay once delivered'""",
     )
+    op.create_outbox_support_table(
+        "outbox_events_dead_letters",
+        """\
+CREATE TABLE IF NOT EXISTS `outbox_events_dead_letters` (
+  `seq` BIGINT UNSIGNED NOT NULL,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_hash` INT UNSIGNED NOT NULL,
+  `payload` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `created_at` TIMESTAMP(6) NOT NULL,
+  `failed_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  `destination` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `error` TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  PRIMARY KEY (`seq`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers dead letters: events no destination will ever accept, with the reason'""",
+    )
+    op.create_outbox_support_table(
+        "outbox_events_delivered",
+        """\
+CREATE TABLE IF NOT EXISTS `outbox_events_delivered` (
+  `seq` BIGINT UNSIGNED NOT NULL,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_hash` INT UNSIGNED NOT NULL,
+  `payload` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `created_at` TIMESTAMP(6) NOT NULL,
+  `delivered_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (`seq`),
+  KEY `delivered_at` (`delivered_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers delivered events, kept for audit and replay when relay.retention is keep'""",
+    )
     op.install_outbox_triggers(
         "orders",
         {
@@ -117,5 +148,7 @@ def downgrade() -> None:
         "orders",
         ["outbox_ai_orders_1c168adb00", "outbox_au_orders_1c168adb00", "outbox_ad_orders_1c168adb00"],
     )
+    op.drop_outbox_support_table("outbox_events_delivered")
+    op.drop_outbox_support_table("outbox_events_dead_letters")
     op.drop_outbox_events_table("outbox_events")
     op.drop_table("orders")
