@@ -124,8 +124,15 @@ def _send_lane(publisher: Publisher, messages: list[Message]) -> PublishResult:
 def _take_request(
     publisher: Publisher, pending: list[Message], blocked: set[int], result: PublishResult
 ) -> tuple[list[Message], list[Message]]:
-    """The next request's messages (by count and bytes) and what remains."""
+    """The next request's messages (by count and bytes) and what remains.
+
+    A destination that orders by key (Kinesis, FIFO queues and topics) gets at
+    most one event per key in a request: a partly failed request can then never
+    deliver a key's later event before its earlier one.
+    """
     request: list[Message] = []
+    keys: set[int] = set()
+    one_per_key = getattr(publisher, "ordered", False)
     size = 0
     for index, message in enumerate(pending):
         if message.key_hash in blocked:
@@ -137,10 +144,10 @@ def _take_request(
                 f"{publisher.max_message_bytes}"
             )
             continue
-        if request and (
-            len(request) == publisher.max_entries or size + message.size > publisher.max_request_bytes
-        ):
+        full = len(request) == publisher.max_entries or size + message.size > publisher.max_request_bytes
+        if request and (full or (one_per_key and message.key_hash in keys)):
             return request, pending[index:]
         request.append(message)
+        keys.add(message.key_hash)
         size += message.size
     return request, []

@@ -93,3 +93,12 @@ def test_wildcard_route_catches_tables_no_longer_in_the_spec() -> None:
     stub = StubPublisher()
     result = Dispatcher({"*": [stub]}).publish(events(1, table="retired"))
     assert result.accepted == [1]
+
+
+def test_ordered_destinations_get_one_event_per_key_per_request() -> None:
+    calls: list[list[int]] = []
+    stub = StubPublisher(max_entries=10, on_send=lambda ms: calls.append([m.key_hash for m in ms]))
+    stub.ordered = True  # type: ignore[attr-defined]
+    Dispatcher({"orders": [stub]}, max_in_flight=1).publish(events(1, 2, 1, 3, 1))
+    assert calls == [[1, 2], [1, 3], [1]]
+    assert all(len(set(keys)) == len(keys) for keys in calls)

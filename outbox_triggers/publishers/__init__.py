@@ -15,6 +15,18 @@ def create(destination: Destination, max_in_flight: int) -> Publisher:
         from outbox_triggers.publishers.sqs import SqsPublisher
 
         return SqsPublisher.from_destination(destination, max_in_flight)
+    if destination.type == "sns":
+        from outbox_triggers.publishers.sns import SnsPublisher
+
+        return SnsPublisher.from_destination(destination, max_in_flight)
+    if destination.type == "kinesis":
+        from outbox_triggers.publishers.kinesis import KinesisPublisher
+
+        return KinesisPublisher.from_destination(destination, max_in_flight)
+    if destination.type == "eventbridge":
+        from outbox_triggers.publishers.eventbridge import EventBridgePublisher
+
+        return EventBridgePublisher.from_destination(destination, max_in_flight)
     if destination.type == "stub":
         from outbox_triggers.publishers.stub import StubPublisher
 

@@ -29,7 +29,7 @@ class SqsPublisher:
         self.name = name
         self.format = format
         self.queue_url = queue_url
-        self.fifo = queue_url.endswith(".fifo")
+        self.fifo = self.ordered = queue_url.endswith(".fifo")
         self.max_request_bytes = self.max_message_bytes = max_batch_bytes or SQS_MAX_BYTES
         self._configured_max = max_batch_bytes
         self._sqs = sqs
