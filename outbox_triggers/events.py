@@ -48,8 +48,22 @@ class EventsTable:
             f"SELECT seq, table_name, key_hash, payload, created_at, :destination, :error FROM {quoted} "
             "WHERE seq = :seq"
         )
+        kept = identifiers.quote(identifiers.delivered_table(name))
+        self._archive = sa.text(
+            f"INSERT INTO {kept} (seq, table_name, key_hash, payload, created_at) "  # noqa: S608
+            f"SELECT seq, table_name, key_hash, payload, created_at FROM {quoted} WHERE seq IN :seqs"
+        ).bindparams(sa.bindparam("seqs", expanding=True))
+        self._purge = sa.text(
+            f"DELETE FROM {kept} WHERE delivered_at < NOW(6) - INTERVAL :age SECOND "  # noqa: S608
+            "ORDER BY delivered_at LIMIT :chunk"
+        )
         self._count = sa.text(f"SELECT COUNT(*) FROM {quoted}")  # noqa: S608
         self._high = sa.text(f"SELECT COALESCE(MAX(seq), 0) FROM {quoted}")  # noqa: S608
+
+    @property
+    def claim_statement(self) -> sa.TextClause:
+        """The batch-claim query :meth:`fetch` runs (``:n`` is the batch size), for EXPLAIN checks."""
+        return self._select
 
     def fetch(
         self, conn: Connection, limit: int, partitions: int = 1, owned: frozenset[int] = frozenset()
@@ -65,11 +79,29 @@ class EventsTable:
         conn.commit()
         return [Event(int(s), str(t), int(k), str(b), float(c or 0)) for s, t, k, b, c in rows]
 
-    def settle(self, conn: Connection, delivered: Sequence[int], dead: Mapping[int, tuple[str, str]]) -> None:
+    def settle(
+        self,
+        conn: Connection,
+        delivered: Sequence[int],
+        dead: Mapping[int, tuple[str, str]],
+        keep: bool = False,
+    ) -> None:
         """Dead-letter ``dead`` (seq → destination, error) and delete them with ``delivered``, atomically."""
         for seq, (destination, error) in dead.items():
             conn.execute(self._bury, {"seq": seq, "destination": destination[:64], "error": error})
+        if keep and delivered:
+            conn.execute(self._archive, {"seqs": list(delivered)})
         self.delete(conn, [*delivered, *dead])
+
+    def purge_delivered(self, conn: Connection, older_than_s: int, chunk: int = 1000) -> int:
+        """Delete kept events delivered more than ``older_than_s`` ago, ``chunk`` rows per transaction."""
+        total = 0
+        while True:
+            gone = int(conn.execute(self._purge, {"age": older_than_s, "chunk": chunk}).rowcount)
+            conn.commit()
+            total += gone
+            if gone < chunk:
+                return total
 
     def delete(self, conn: Connection, seqs: Sequence[int]) -> int:
         """Delete exactly these events; return how many rows went."""

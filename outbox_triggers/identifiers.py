@@ -68,13 +68,23 @@ def trigger_name(table: str, operation: str) -> str:
     return f"{head}{slug}_{digest}"
 
 
-def dead_letters_table(events_table: str) -> str:
-    """The dead-letter table beside ``events_table``: ``<events>_dead_letters``, hashed when too long."""
-    name = f"{events_table}_dead_letters"
+def beside(events_table: str, suffix: str) -> str:
+    """A table named ``<events>_<suffix>``, shortened with a hash when MySQL's 64 characters don't fit it."""
+    name = f"{events_table}_{suffix}"
     if len(name) <= MAX_IDENTIFIER:
         return name
-    digest = hashlib.sha256(events_table.encode("utf-8")).hexdigest()[:8]
-    return f"{events_table[: MAX_IDENTIFIER - 13]}_dl_{digest}"
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{events_table[: MAX_IDENTIFIER - len(suffix) - 10]}_{suffix}_{digest}"
+
+
+def dead_letters_table(events_table: str) -> str:
+    """The dead-letter table beside ``events_table``."""
+    return beside(events_table, "dead_letters")
+
+
+def delivered_table(events_table: str) -> str:
+    """The table delivered events are kept in (``relay.retention: {keep: …}``)."""
+    return beside(events_table, "delivered")
 
 
 def is_toolkit_trigger(name: str) -> bool:

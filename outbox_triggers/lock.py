@@ -36,6 +36,17 @@ def lock_name(database: str, events_table: str, suffix: str = "") -> str:
     return name + suffix
 
 
+def partition_lock_base(database: str, events_table: str) -> str:
+    """The base name of partition locks: ``<base>.p<i>`` for partitions, ``<base>.m<j>`` for members."""
+    return lock_name(database, events_table, ".p999")[: -len(".p999")]
+
+
+def partition_lock_names(database: str, events_table: str, partitions: int) -> tuple[list[str], list[str]]:
+    """The (partition, member) lock names for ``partitions`` partitions."""
+    base = partition_lock_base(database, events_table)
+    return [f"{base}.p{i}" for i in range(partitions)], [f"{base}.m{j}" for j in range(partitions)]
+
+
 class Lock(Protocol):
     """What the relay needs of its locks: take, keep, know which partitions, give back."""
 
@@ -225,6 +236,6 @@ class PartitionLocks:
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             database = str(self._conn.exec_driver_sql("SELECT DATABASE()").scalar())
-            self.name = lock_name(database, self._events_table, ".p999")[: -len(".p999")]
+            self.name = partition_lock_base(database, self._events_table)
             self._session = self._conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
         return self._conn

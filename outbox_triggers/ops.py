@@ -28,8 +28,8 @@ class CreateEventsTable:
 
 
 @dataclass(frozen=True)
-class CreateDeadLettersTable:
-    """Create the dead-letter table beside the events table (``CREATE TABLE IF NOT EXISTS``)."""
+class CreateSupportTable:
+    """Create a table the relay keeps beside the events table: dead letters, delivered events."""
 
     table: str
     sql: str
@@ -57,7 +57,7 @@ class ReplaceTriggers:
     create: Mapping[str, TriggerSQL] = field(default_factory=dict)
 
 
-Op = CreateEventsTable | CreateDeadLettersTable | DropEventsTable | ReplaceTriggers
+Op = CreateEventsTable | CreateSupportTable | DropEventsTable | ReplaceTriggers
 
 
 def run(ops: Sequence[Op]) -> None:

@@ -41,6 +41,7 @@ DEFAULT_POLL_INTERVAL = 0.2
 MIN_POLL_INTERVAL = 0.001
 MAX_BACKOFF_S = 30.0
 ONCE_GIVE_UP_ROUNDS = 6
+PURGE_EVERY_S = 60.0
 
 
 class RelayObserver(Protocol):
@@ -95,9 +96,12 @@ class Relay:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         observers: Sequence[RelayObserver] = (),
         partitions: int = 1,
+        keep_delivered_s: int | None = None,
     ) -> None:
         self._engine = engine
         self._observers = tuple(observers)
+        self._keep_s = keep_delivered_s
+        self._purged_at = 0.0
         self._events = EventsTable(events_table)
         self._dispatcher = Dispatcher(routes, max_in_flight, database=engine.url.database or "")
         self._batch_size = batch_size
@@ -136,6 +140,7 @@ class Relay:
                 if once:
                     return
                 self._notify("idle")
+                self._purge_kept()
                 self._stop.wait(idle_wait(empty, self._poll_interval))
                 empty += 1
             else:
@@ -146,6 +151,7 @@ class Relay:
         try:
             if not self._lock.held():
                 log.warning("relay lock lost; waiting to take it again")
+                self._notify("lock_changed", False, self._lock.name)
                 self._drop_connection()
                 if not self._take_lock():
                     return []
@@ -183,13 +189,28 @@ class Relay:
 
     def _settle(self, delivered: list[int], dead: Mapping[int, tuple[str, str]]) -> None:
         try:
-            self._events.settle(self._connection(), delivered, dead)
+            self._events.settle(self._connection(), delivered, dead, keep=self._keep_s is not None)
         except sa.exc.DBAPIError as exc:
             self.stats.db_errors += 1
             log.error("recording delivered events failed (they will be sent again): %s", exc.orig)
             self._drop_connection()
             return
         self._dispatcher.forget([*delivered, *dead])
+
+    def _purge_kept(self) -> None:
+        """With retention keep, delete expired delivered events about once a minute, in small transactions."""
+        if self._keep_s is None or time.monotonic() - self._purged_at < PURGE_EVERY_S:
+            return
+        self._purged_at = time.monotonic()
+        try:
+            purged = self._events.purge_delivered(self._connection(), self._keep_s)
+        except sa.exc.DBAPIError as exc:
+            self.stats.db_errors += 1
+            log.error("purging kept events failed: %s", exc.orig)
+            self._drop_connection()
+            return
+        if purged:
+            log.info("purged %d delivered event(s) older than %d s", purged, self._keep_s)
 
     def _take_lock(self) -> bool:
         waiting_logged = False

@@ -39,12 +39,7 @@ class Rendered:
     events_table: str
     events_table_sql: str
     triggers: tuple[RenderedTrigger, ...]
-    dead_letters_sql: str = ""
-
-    @property
-    def dead_letters_table(self) -> str:
-        """The dead-letter table beside the events table."""
-        return identifiers.dead_letters_table(self.events_table)
+    support: tuple[tuple[str, str], ...] = ()
 
     def trigger(self, name: str) -> RenderedTrigger:
         """The trigger called ``name``."""
@@ -97,10 +92,14 @@ def render(model: Model, flavor: str) -> Rendered:
         for t in c.triggers
     )
     events_sql = _render("events_table.sql.j2", events_table=model.events_table)
-    dead_sql = _render(
-        "dead_letters_table.sql.j2", dead_letters_table=identifiers.dead_letters_table(model.events_table)
+    support = tuple(
+        (table, _render(template, table=table))
+        for table, template in (
+            (identifiers.dead_letters_table(model.events_table), "dead_letters_table.sql.j2"),
+            (identifiers.delivered_table(model.events_table), "delivered_table.sql.j2"),
+        )
     )
-    return Rendered(model.events_table, events_sql, triggers, dead_sql)
+    return Rendered(model.events_table, events_sql, triggers, support)
 
 
 def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str) -> str:
@@ -112,7 +111,7 @@ def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str
 
 def script(rendered: Rendered, delimiter: str = "$$") -> str:
     """The rendered DDL as one script the ``mysql`` client can run."""
-    parts = [rendered.events_table_sql + ";", rendered.dead_letters_sql + ";"]
+    parts = [rendered.events_table_sql + ";", *(sql + ";" for _, sql in rendered.support)]
     for trig in rendered.triggers:
         parts.append(f"DROP TRIGGER IF EXISTS {identifiers.quote(trig.name)};")
         parts.append(f"DELIMITER {delimiter}\n{trig.sql}{delimiter}\nDELIMITER ;")

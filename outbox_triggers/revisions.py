@@ -17,8 +17,8 @@ from types import ModuleType
 
 from outbox_triggers.model import Model
 from outbox_triggers.ops import (
-    CreateDeadLettersTable,
     CreateEventsTable,
+    CreateSupportTable,
     DropEventsTable,
     Op,
     ReplaceTriggers,
@@ -33,7 +33,7 @@ class State:
 
     events_table: tuple[str, str] | None = None
     triggers: Mapping[str, Mapping[str, TriggerSQL]] = field(default_factory=dict)
-    dead_letters: tuple[str, str] | None = None
+    support: Mapping[str, str] = field(default_factory=dict)
 
 
 def desired(by_flavor: Mapping[str, Rendered]) -> State:
@@ -51,8 +51,7 @@ def desired(by_flavor: Mapping[str, Rendered]) -> State:
         }
         for table in first.tables
     }
-    dead_letters = (first.dead_letters_table, first.dead_letters_sql)
-    return State((first.events_table, first.events_table_sql), triggers, dead_letters)
+    return State((first.events_table, first.events_table_sql), triggers, dict(first.support))
 
 
 def _merge(variants: Mapping[str, str]) -> TriggerSQL:
@@ -62,20 +61,20 @@ def _merge(variants: Mapping[str, str]) -> TriggerSQL:
 
 def fold(state: State, ops: Iterable[Op]) -> State:
     """Apply ``ops`` to ``state`` on paper."""
-    events, triggers, dead = state.events_table, dict(state.triggers), state.dead_letters
+    events, triggers, support = state.events_table, dict(state.triggers), dict(state.support)
     for op in ops:
         if isinstance(op, CreateEventsTable):
             events = (op.table, op.sql)
-        elif isinstance(op, CreateDeadLettersTable):
-            dead = (op.table, op.sql)
+        elif isinstance(op, CreateSupportTable):
+            support[op.table] = op.sql
         elif isinstance(op, DropEventsTable):
             events = None if events and events[0] == op.table else events
-            dead = None if dead and dead[0] == op.table else dead
+            support.pop(op.table, None)
         elif op.create:
             triggers[op.table] = dict(op.create)
         else:
             triggers.pop(op.table, None)
-    return State(events, triggers, dead)
+    return State(events, triggers, support)
 
 
 def head_state(modules: Sequence[ModuleType]) -> State:
@@ -92,15 +91,13 @@ def diff(old: State, new: State) -> tuple[list[Op], list[Op]]:
     down: list[Op] = []
     if new.events_table and new.events_table != old.events_table:
         up.append(CreateEventsTable(*new.events_table))
-    if new.dead_letters and new.dead_letters != old.dead_letters:
-        up.append(CreateDeadLettersTable(*new.dead_letters))
+    up += [CreateSupportTable(t, sql) for t, sql in new.support.items() if old.support.get(t) != sql]
     for table in dict.fromkeys([*old.triggers, *new.triggers]):
         before, after = old.triggers.get(table, {}), new.triggers.get(table, {})
         if before != after:
             up.append(ReplaceTriggers(table, tuple(before), dict(after)))
             down.append(ReplaceTriggers(table, tuple(after), dict(before)))
-    if old.dead_letters is None and new.dead_letters:
-        down.append(DropEventsTable(new.dead_letters[0]))
+    down += [DropEventsTable(t) for t in new.support if t not in old.support]
     if old.events_table is None and new.events_table:
         down.append(DropEventsTable(new.events_table[0]))
     return up, down
@@ -135,7 +132,7 @@ def source(ops: Sequence[Op]) -> str:
 
 
 def _op_source(op: Op) -> str:
-    if isinstance(op, CreateEventsTable | CreateDeadLettersTable):
+    if isinstance(op, CreateEventsTable | CreateSupportTable):
         kind = type(op).__name__
         return f"    {kind}(\n        {op.table!r},\n        {_sql(op.sql)},\n    )"
     if isinstance(op, DropEventsTable):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from outbox_triggers.ops import CreateDeadLettersTable, CreateEventsTable, DropEventsTable, ReplaceTriggers
+from outbox_triggers.ops import CreateEventsTable, CreateSupportTable, DropEventsTable, ReplaceTriggers
 from outbox_triggers.revisions import State, desired, diff, fold, revision_id, source
 
 EVENTS = ("outbox_events", "CREATE TABLE IF NOT EXISTS `outbox_events` (...)")
@@ -81,8 +81,9 @@ def test_flavors_share_one_statement_unless_they_differ() -> None:
     up, _ = diff(State(), state)
     namespace = {
         "CreateEventsTable": CreateEventsTable,
-        "CreateDeadLettersTable": CreateDeadLettersTable,
+        "CreateSupportTable": CreateSupportTable,
         "ReplaceTriggers": ReplaceTriggers,
     }
     assert eval(source(up), namespace) == up
-    assert CreateDeadLettersTable("outbox_events_dead_letters", state.dead_letters[1]) in up
+    assert CreateSupportTable("outbox_events_dead_letters", state.support["outbox_events_dead_letters"]) in up
+    assert "outbox_events_delivered" in state.support

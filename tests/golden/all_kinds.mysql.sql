@@ -21,6 +21,18 @@ CREATE TABLE IF NOT EXISTS `outbox_events_dead_letters` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='outbox-triggers dead letters: events no destination will ever accept, with the reason';
 
+CREATE TABLE IF NOT EXISTS `outbox_events_delivered` (
+  `seq` BIGINT UNSIGNED NOT NULL,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_hash` INT UNSIGNED NOT NULL,
+  `payload` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `created_at` TIMESTAMP(6) NOT NULL,
+  `delivered_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (`seq`),
+  KEY `delivered_at` (`delivered_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers delivered events, kept for audit and replay when relay.retention is keep';
+
 DROP TRIGGER IF EXISTS `outbox_ai_items_5f3c4f8580`;
 
 DELIMITER $$
