@@ -11,12 +11,13 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Any, TypeVar
 
 import click
 
-from outbox_triggers import commands, errors
+from outbox_triggers import commands, errors, logs
 from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, ColdShutdown
 from outbox_triggers.render import FLAVORS
@@ -78,12 +79,19 @@ def reporting(fn: F) -> F:
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
+@click.option(
+    "--log-format",
+    envvar="OUTBOX_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    show_envvar=True,
+    type=click.Choice(logs.FORMATS),
+    help="Log lines as text, or one JSON object per line (ts, level, logger, message, extras).",
+)
 @click.version_option(package_name="outbox-triggers")
-def main(debug: bool, log_level: str) -> None:
+def main(debug: bool, log_level: str, log_format: str) -> None:
     """Transactional outbox for MySQL/MariaDB: triggers capture changes, the relay ships them to AWS."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logs.configure(log_level, log_format, sys.stderr)
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -187,6 +195,13 @@ def downgrade_cmd(spec_path: str, database_url: str | None, target: str, force: 
     show_default=True,
     help="Publish requests sent concurrently.",
 )
+@click.option(
+    "--metrics-port",
+    envvar="OUTBOX_METRICS_PORT",
+    type=click.IntRange(1, 65535),
+    show_envvar=True,
+    help="Serve Prometheus /metrics and a liveness /healthz on this port (off by default).",
+)
 @reporting
 def relay_cmd(
     spec_path: str,
@@ -195,8 +210,10 @@ def relay_cmd(
     batch_size: int,
     poll_interval: float,
     max_in_flight: int,
+    metrics_port: int | None,
 ) -> None:
     """Publish events to their destinations until SIGTERM/SIGINT (or, with --once, until drained)."""
+    text_logs = click.get_current_context().find_root().params.get("log_format") != "json"
     stats = commands.relay(
         spec_path,
         database_url,
@@ -204,8 +221,23 @@ def relay_cmd(
         batch_size=batch_size,
         poll_interval=poll_interval,
         max_in_flight=max_in_flight,
+        metrics_port=metrics_port,
+        progress=sys.stderr if text_logs and sys.stderr.isatty() else None,
     )
     click.echo(f"relay: {stats.published} event(s) delivered in {stats.batches} batch(es)", err=True)
+
+
+@main.command("status")
+@spec_option
+@url_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output."
+)
+@reporting
+def status_cmd(spec_path: str, database_url: str | None, fmt: str) -> None:
+    """Show the backlog per table and destination, its age, dead letters, and who holds the relay lock."""
+    report = commands.status(spec_path, database_url)
+    click.echo(report.as_json() if fmt == "json" else report.as_text())
 
 
 @main.command("check")
@@ -303,6 +335,33 @@ def dead_letters_purge(
         raise errors.SpecError("name the dead letters to purge, or pass --all")
     count = commands.dead_letters(spec_path, "purge", seqs, database_url)
     click.echo(f"dead-letters: {count} event(s) purged")
+
+
+@main.command("replay")
+@spec_option
+@url_option
+@click.option(
+    "--since", required=True, help="UTC time (2026-11-23T10:00:00) or a duration ago (90m, 36h, 7d)."
+)
+@reporting
+def replay_cmd(spec_path: str, database_url: str | None, since: str) -> None:
+    """Publish again the kept events delivered since --since (needs relay.retention: {keep: ...})."""
+    count = commands.replay(spec_path, _moment(since), database_url)
+    click.echo(f"replay: {count} kept event(s) back in the events table; the relay will publish them")
+
+
+def _moment(text: str) -> datetime:
+    """An absolute UTC time, or now minus a duration like ``90m``."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1:] in units:
+        return datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.SpecError(
+            f"--since {text!r} is neither a time (2026-11-23T10:00:00) nor a duration (36h)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @main.command("demo")

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,7 +21,9 @@ from sqlalchemy.engine import Connection
 from outbox_triggers import (
     alembic_ops,
     database,
+    identifiers,
     introspect,
+    metrics,
     migrations,
     model,
     publishers,
@@ -30,11 +33,12 @@ from outbox_triggers import (
 from outbox_triggers import check as checking
 from outbox_triggers import doctor as doctoring
 from outbox_triggers import render as rendering
+from outbox_triggers import status as reporting_status
 from outbox_triggers.dead_letters import DeadLetter, DeadLetters
 from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.errors import DatabaseError, MigrationError, SchemaMismatchError
 from outbox_triggers.publishers import Publisher
-from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, Relay, RelayStats
+from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, Relay, RelayObserver, RelayStats
 from outbox_triggers.spec import DEFAULT_DESTINATION, Spec, load
 
 log = logging.getLogger(__name__)
@@ -193,12 +197,47 @@ def relay(
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     overrides: Mapping[str, Publisher] | None = None,
+    observers: Sequence[RelayObserver] = (),
+    metrics_port: int | None = None,
+    progress: TextIO | None = None,
 ) -> RelayStats:
-    """Publish events until stopped (or, with ``once``, until the current backlog is delivered)."""
+    """Publish events until stopped (or, with ``once``, until the current backlog is delivered).
+
+    ``metrics_port`` serves ``/metrics`` and ``/healthz``; ``progress`` gets a progress line for long drains.
+    """
+    with relay_session(
+        spec_path,
+        database_url,
+        batch_size,
+        poll_interval,
+        max_in_flight,
+        overrides,
+        observers,
+        metrics_port,
+        progress,
+    ) as worker:
+        return worker.run(once=once)
+
+
+@contextmanager
+def relay_session(
+    spec_path: str | Path,
+    database_url: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    overrides: Mapping[str, Publisher] | None = None,
+    observers: Sequence[RelayObserver] = (),
+    metrics_port: int | None = None,
+    progress: TextIO | None = None,
+) -> Iterator[Relay]:
+    """A relay ready to run (destinations checked, observers attached); everything is closed on exit."""
     spec = load(spec_path)
     eng = database.engine(database.resolve_url(database_url, spec.url), pool_size=2)
     with ExitStack() as stack:
         stack.callback(eng.dispose)
+        extra = metrics.observers_for(eng, spec, stack, metrics_port, progress, poll_interval)
+        watching = [*observers, *extra]
         _require_events_table(eng, spec.events_table)
         routes = _routes(spec, stack, overrides or {}, max_in_flight)
         relay = Relay(
@@ -209,8 +248,10 @@ def relay(
             poll_interval,
             max_in_flight,
             partitions=spec.partitions,
+            keep_delivered_s=spec.keep_delivered_s,
+            observers=watching,
         )
-        return relay.run(once=once)
+        yield relay
 
 
 def _require_events_table(eng: sa.Engine, events_table: str) -> None:
@@ -273,10 +314,10 @@ def render_alembic(spec_path: str | Path, database_url: str | None = None) -> st
     """Op calls for a service's own Alembic revision: the live triggers → the spec, and back."""
     with _session(spec_path, database_url) as (spec, conn):
         current = plan(spec, conn)
-        events_exists = spec.events_table in introspect.existing_tables(conn)
+        existing = introspect.existing_tables(conn)
         live = checking.live_triggers(conn)
         conn.commit()
-        return alembic_ops.source(current.state, live, events_exists, current.flavor)
+        return alembic_ops.source(current.state, live, existing, current.flavor)
 
 
 def doctor(
@@ -296,3 +337,29 @@ def dead_letters(
         if action == "list":
             return table.rows(conn)
         return table.retry(conn, seqs) if action == "retry" else table.purge(conn, seqs)
+
+
+def replay(spec_path: str | Path, since: datetime, database_url: str | None = None) -> int:
+    """Put kept events delivered at or after ``since`` (UTC) back in the events table; return how many."""
+    with _session(spec_path, database_url) as (spec, conn):
+        events = identifiers.quote(spec.events_table)
+        kept_name = identifiers.delivered_table(spec.events_table)
+        if kept_name not in introspect.existing_tables(conn):
+            raise DatabaseError(f"table {kept_name!r} does not exist: run migrate first")
+        conn.exec_driver_sql("SET time_zone = '+00:00'")
+        copied = conn.execute(
+            sa.text(
+                f"INSERT INTO {events} (table_name, key_hash, payload, created_at) "  # noqa: S608
+                f"SELECT table_name, key_hash, payload, created_at FROM {identifiers.quote(kept_name)} "
+                "WHERE delivered_at >= :since ORDER BY seq"
+            ),
+            {"since": since.replace(tzinfo=None)},
+        ).rowcount
+        conn.commit()
+        return int(copied)
+
+
+def status(spec_path: str | Path, database_url: str | None = None) -> reporting_status.Status:
+    """Backlog per table and destination, the oldest event's age, dead letters and the relay lock holders."""
+    with _session(spec_path, database_url) as (spec, conn):
+        return reporting_status.run(conn, spec)

@@ -72,6 +72,7 @@ class Spec:
     url: str | None = None
     migrations_dir: Path = Path("outbox_migrations")
     partitions: int = 1
+    keep_delivered_s: int | None = None
     source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def table(self, name: str) -> TableSpec:
@@ -263,6 +264,10 @@ def _reference_problems(document: dict[str, Any]) -> list[str]:
                 problems.append(f"{format_path(where)}: no destination named {target!r} (defined: {known})")
     if events_table in document["tables"]:
         problems.append(f"{format_path(['tables', events_table])}: the events table itself cannot be tracked")
+    for name, destination in destinations.items():
+        if destination.get("type") == "kinesis" and {"stream_name", "stream_arn"} <= destination.keys():
+            at = format_path(["destinations", name])
+            problems.append(f"{at}: give either stream_name or stream_arn, not both")
     return problems
 
 
@@ -310,6 +315,7 @@ def _build(document: dict[str, Any], base_dir: Path) -> Spec:
         url=document.get("url"),
         migrations_dir=base_dir / document.get("migrations_dir", "outbox_migrations"),
         partitions=int((document.get("relay") or {}).get("partitions", 1)),
+        keep_delivered_s=_keep_seconds((document.get("relay") or {}).get("retention", "delete")),
         source=document,
     )
 
@@ -334,3 +340,11 @@ def _build_table(name: str, body: dict[str, Any]) -> TableSpec:
         acknowledge_fk_cascades=bool(body.get("acknowledge_fk_cascades", False)),
         destinations=(targets,) if isinstance(targets, str) else tuple(targets),
     )
+
+
+def _keep_seconds(retention: Any) -> int | None:
+    """``{keep: "7d"}`` → seconds; ``delete`` → None."""
+    if not isinstance(retention, dict):
+        return None
+    text = str(retention["keep"])
+    return int(text[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[text[-1]]

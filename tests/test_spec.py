@@ -370,7 +370,7 @@ MALFORMED = [
     pytest.param(
         ORDERS + "destinations:\n  default:\n    type: kafka\n",
         "destinations.default.type",
-        "'kafka' is not one of sqs",
+        "'kafka' is not one of sqs, sns, kinesis, eventbridge",
         id="destination-unknown-type",
     ),
     pytest.param(
