@@ -3,8 +3,9 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+BENCH_STAMP := $(VENV)/.installed-bench-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help install test lint unit migrate relay render check demo clean
+.PHONY: help install test lint unit migrate relay render check demo bench bench-quick clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/' | expand -t 12
@@ -15,12 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
 install: $(STAMP)  ## create .venv and install the package with its test extras
 
 lint: $(STAMP)  ## ruff and mypy
-	$(BIN)/ruff check outbox_triggers migrations tests
-	$(BIN)/ruff format --check outbox_triggers migrations tests
+	$(BIN)/ruff check outbox_triggers migrations tests bench
+	$(BIN)/ruff format --check outbox_triggers migrations tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 test: lint  ## lint, then the whole test suite (needs MariaDB at 127.0.0.1:3306 or TEST_DATABASE_URL)
 	$(BIN)/pytest -q
@@ -39,6 +45,12 @@ relay: $(STAMP)  ## run the relay until SIGTERM (DATABASE_URL, OUTBOX_SPEC, AWS_
 
 demo: $(STAMP)  ## end to end on a throwaway schema: MariaDB -> triggers -> relay -> SQS (moto)
 	$(BIN)/outbox-triggers demo
+
+bench: $(BENCH_STAMP)  ## benchmark suite (~4 min): bench/results/latest.json and README's Performance table
+	$(BIN)/python -m bench
+
+bench-quick: $(BENCH_STAMP)  ## the benchmark suite, small, for CI smoke runs (< 90 s); writes and asserts nothing
+	$(BIN)/python -m bench --quick
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
