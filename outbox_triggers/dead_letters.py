@@ -35,7 +35,7 @@ class DeadLetters:
 
     def __init__(self, events_table: str) -> None:
         self.table = identifiers.dead_letters_table(events_table)
-        dead, events = identifiers.quote(self.table), identifiers.quote(events_table)
+        dead, events = identifiers.quote_text(self.table), identifiers.quote_text(events_table)
         self._list = sa.text(
             "SELECT seq, table_name, destination, DATE_FORMAT(failed_at, '%Y-%m-%dT%H:%i:%s.%fZ'), error, "  # noqa: S608
             f"LENGTH(payload) FROM {dead} ORDER BY seq LIMIT :limit"

@@ -1,33 +1,154 @@
-"""Publish one batch of events: route, split into requests, send concurrently, keep each key's order.
+"""Publish events as a continuous pipeline: concurrent requests, each key's order kept.
 
-For every destination, a batch's messages are dealt into *lanes* by key hash,
-so all events of one key share a lane, in ``seq`` order. Lanes run
-concurrently (at most ``max_in_flight`` requests at once over reused
-connections); within a lane, requests go one after another. When an entry for
-key K fails, K's later messages in the batch are held back, so a key is never
-published out of order; other keys proceed.
+The relay :meth:`~Dispatcher.add`\\ s events as it reads them and
+:meth:`~Dispatcher.collect`\\ s what finished. Requests keep flowing while it
+reads the next events and deletes delivered ones, so a slow destination
+always has up to ``max_in_flight`` requests working.
 
-An event is done when every destination it routes to has accepted it. A
-destination that accepted an event is not sent it again while another
-destination retries.
+For every destination, each key's events wait in a queue of their own, in
+``seq`` order, and a key has at most one request in flight: a key's later
+event is sent only after its earlier ones came back. A failed entry goes back
+to the head of its key's queue, and its destination pauses for an
+exponential, jittered backoff; other destinations go on. A destination that
+orders by key (Kinesis, FIFO queues and topics) gets at most one event per
+key in a request, so a partly failed request can never deliver a key's later
+event before its earlier one.
+
+An event is finished when every destination it routes to has accepted it, or
+when one rejected it for good (it is then dead-lettered, and not sent to the
+others). A destination that accepted an event is not sent it again while
+another destination retries.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from outbox_triggers import envelopes
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message, Publisher, PublishResult
 
 DEFAULT_MAX_IN_FLIGHT = 16
-HELD_BACK = "held back: an earlier event with the same key is not delivered yet"
+MAX_BACKOFF_S = 30.0
+MAX_REMEMBERED = 100_000
+
+
+def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_S) -> float:
+    """Full-jitter exponential backoff for the ``attempt``-th consecutive failure."""
+    return random.uniform(0, min(cap, base * 2.0 ** min(attempt, 20)))
+
+
+@dataclass
+class Finished:
+    """Out of the pipeline: events done (accepted everywhere, or dead), and entries failed for now."""
+
+    events: list[Event] = field(default_factory=list)
+    result: PublishResult = field(default_factory=PublishResult)
+    rejected_by: dict[int, str] = field(default_factory=dict)
+
+    def fold(self, other: Finished) -> None:
+        """Add ``other`` to this one."""
+        self.events.extend(other.events)
+        self.result.merge(other.result)
+        self.rejected_by.update(other.rejected_by)
+
+
+class _Destination:
+    """One publisher's side of the pipeline: per-key queues, the keys ready to send, and its backoff."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+        self.name = publisher.name
+        self.ordered = bool(getattr(publisher, "ordered", False))
+        self.queues: dict[int, deque[Message]] = {}
+        self.ready: dict[int, None] = {}
+        self.busy: set[int] = set()
+        self.sending: set[int] = set()
+        self.failures = 0
+        self.resume_at = 0.0
+
+    def enqueue(self, message: Message) -> None:
+        """Queue a message behind its key's earlier ones."""
+        key = message.key_hash
+        self.queues.setdefault(key, deque()).append(message)
+        if key not in self.busy:
+            self.ready[key] = None
+
+    def take(self, rejected: dict[int, str]) -> list[Message]:
+        """The next request from the ready keys' oldest messages; oversize ones go to ``rejected``."""
+        request: list[Message] = []
+        size, limits = 0, self.publisher
+        while self.ready and len(request) < limits.max_entries:
+            key = next(iter(self.ready))
+            messages, took = self.queues[key], False
+            while messages and len(request) < limits.max_entries and not (took and self.ordered):
+                message = messages[0]
+                if message.size > limits.max_message_bytes:
+                    rejected[messages.popleft().seq] = _oversize(message, limits)
+                elif request and size + message.size > limits.max_request_bytes:
+                    break
+                else:
+                    request.append(messages.popleft())
+                    size, took = size + message.size, True
+            if messages and not took:
+                break  # the request is full by bytes
+            del self.ready[key]
+            if took:
+                self.busy.add(key)
+            else:
+                del self.queues[key]
+        self.sending.update(m.seq for m in request)
+        return request
+
+    def returned(self, request: Sequence[Message], failed: Mapping[int, str], now: float) -> None:
+        """A request is back: failed messages return to their keys' heads; a failure backs off."""
+        for message in reversed([m for m in request if m.seq in failed]):
+            self.queues.setdefault(message.key_hash, deque()).appendleft(message)
+        for message in request:
+            self.sending.discard(message.seq)
+            self.busy.discard(message.key_hash)
+            if self.queues.get(message.key_hash):
+                self.ready[message.key_hash] = None
+            else:
+                self.queues.pop(message.key_hash, None)
+        if not failed:
+            self.failures = 0
+        elif now >= self.resume_at:
+            self.failures += 1
+            self.resume_at = now + backoff(self.failures)
+
+    def discard(self, seq: int, key: int) -> None:
+        """Forget a queued message, e.g. after another destination dead-lettered it."""
+        if key in self.queues:
+            self.queues[key] = deque(m for m in self.queues[key] if m.seq != seq)
+
+    def queued(self) -> Iterable[Message]:
+        """Every message waiting to be sent."""
+        for messages in self.queues.values():
+            yield from messages
+
+    def clear(self) -> None:
+        """Drop every queued message; keys in flight stay busy until their requests return."""
+        for key in [k for k in self.queues if k not in self.busy]:
+            del self.queues[key]
+        for messages in self.queues.values():
+            messages.clear()
+        self.ready.clear()
 
 
 class Dispatcher:
-    """Sends batches of events to the publishers their tables route to."""
+    """Sends events to the publishers their tables route to, as a pipeline of concurrent requests.
+
+    A request thread that gets its answer starts the next request itself, so
+    requests keep flowing while the relay's thread reads or deletes. All state
+    is guarded by one lock.
+    """
 
     def __init__(
         self,
@@ -39,52 +160,201 @@ class Dispatcher:
         self._formatters = {
             p.name: envelopes.formatter(p.format, database) for ps in routes.values() for p in ps
         }
+        self._destinations = {p.name: _Destination(p) for ps in routes.values() for p in ps}
         self._max_in_flight = max_in_flight
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="outbox-publish")
-        self._accepted: set[tuple[int, str]] = set()
-        self.rejected_by: dict[int, str] = {}
+        self._lock = threading.Condition(threading.RLock())
+        self._events: dict[int, Event] = {}
+        self._waiting: dict[int, set[str]] = {}
+        self._accepted_by: dict[int, set[str]] = {}
+        self._dead: dict[int, tuple[str, str]] = {}
+        self._unrouted: dict[int, str] = {}
+        self._failed: dict[int, str] = {}
+        self._done: list[int] = []
+        self._highest = 0
+        self._in_flight = 0
+        self._sending = True
 
-    def publish(self, events: Sequence[Event]) -> PublishResult:
-        """Publish ``events``; ``accepted`` lists the seqs every destination has taken."""
-        unrouted, by_publisher = self._route(events)
-        futures = [
-            (publisher.name, self._pool.submit(_send_lane, publisher, lane))
-            for publisher, messages in by_publisher
-            for lane in self._lanes(publisher, messages)
-        ]
-        outcome = PublishResult(failed=dict(unrouted))
-        for name, future in futures:
-            lane = future.result()
-            self._accepted.update((seq, name) for seq in lane.accepted)
-            outcome.failed.update(lane.failed)
-            outcome.rejected.update(lane.rejected)
-            self.rejected_by.update(dict.fromkeys(lane.rejected, name))
-        outcome.accepted = [e.seq for e in events if self._done(e)]
-        return outcome
+    def add(self, events: Iterable[Event]) -> None:
+        """Take new events (in ``seq`` order, none already held) and start sending them."""
+        with self._lock:
+            for event in events:
+                self._add(event)
+            self._send()
 
-    def forget(self, seqs: Sequence[int]) -> None:
-        """Drop the memory of events that are gone from the events table."""
-        gone = set(seqs)
-        self._accepted = {pair for pair in self._accepted if pair[0] not in gone}
-        for seq in gone:
-            self.rejected_by.pop(seq, None)
+    def collect(self, timeout: float = 0.0) -> Finished:
+        """Wait up to ``timeout`` (only while a request is in flight) for something to finish; return it."""
+        with self._lock:
+            self._send()
+            if timeout > 0 and self._in_flight and not (self._done or self._failed):
+                self._lock.wait(timeout)
+            finished = Finished()
+            finished.result.failed, self._failed = self._failed, {}
+            self._finish(finished)
+            return finished
+
+    def drain(self) -> Finished:
+        """Wait for the requests in flight; release the rest (it stays in the events table)."""
+        finished = Finished()
+        with self._lock:
+            self._sending = False
+            while self._in_flight:
+                finished.fold(self.collect(0.5))
+            finished.fold(self.collect())
+            for destination in self._destinations.values():
+                destination.clear()
+            for pending in (self._events, self._waiting, self._dead, self._unrouted):
+                pending.clear()
+            self._highest = 0
+            if len(self._accepted_by) > MAX_REMEMBERED:
+                self._accepted_by.clear()
+            self._sending = True
+        return finished
+
+    def reset(self) -> Finished:
+        """Drain, and forget which destinations took which events (the relay lost its lock)."""
+        finished = self.drain()
+        with self._lock:
+            self._accepted_by.clear()
+        return finished
+
+    def holding(self) -> int:
+        """How many events are in the pipeline: queued, in flight, or parked because nothing routes them."""
+        with self._lock:
+            return len(self._events)
+
+    def holds(self, seq: int) -> bool:
+        """True if ``seq`` is in the pipeline, so the relay must not add it again."""
+        with self._lock:
+            return seq in self._events
+
+    def highest(self) -> int:
+        """At least the newest ``seq`` held: every event up to it was added, unless it came late."""
+        with self._lock:
+            return self._highest
+
+    def in_flight(self) -> int:
+        """Requests on their way."""
+        with self._lock:
+            return self._in_flight
+
+    def backing_off(self) -> float | None:
+        """Seconds until a paused destination with queued events may send again; None if none waits."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [d.resume_at - now for d in self._destinations.values() if d.ready and d.resume_at > now]
+        return min(waits) if waits else None
+
+    def most_failures(self) -> int:
+        """The most consecutive failed rounds of any destination (0 when all are healthy)."""
+        with self._lock:
+            return max((d.failures for d in self._destinations.values()), default=0)
+
+    def unrouted(self) -> dict[int, str]:
+        """Events no destination routes, parked until a relay starts with a spec that routes them."""
+        with self._lock:
+            return dict(self._unrouted)
 
     def close(self) -> None:
-        """Stop the request threads."""
+        """Stop the request threads (after the requests in flight return)."""
         self._pool.shutdown(wait=True)
 
-    def _route(self, events: Sequence[Event]) -> tuple[dict[int, str], list[tuple[Publisher, list[Message]]]]:
-        unrouted: dict[int, str] = {}
-        queues: dict[int, tuple[Publisher, list[Message]]] = {}
-        for event in events:
-            publishers = self._routes.get(event.table) or self._routes.get("*") or ()
-            if not publishers:
-                unrouted[event.seq] = f"no destination routes table {event.table!r}"
-            for publisher in publishers:
-                if (event.seq, publisher.name) not in self._accepted:
-                    message = self._message(publisher, event)
-                    queues.setdefault(id(publisher), (publisher, []))[1].append(message)
-        return unrouted, list(queues.values())
+    def _add(self, event: Event) -> None:
+        self._events[event.seq] = event
+        self._highest = max(self._highest, event.seq)
+        publishers = self._routes.get(event.table) or self._routes.get("*") or ()
+        if not publishers:
+            self._unrouted[event.seq] = self._failed[event.seq] = (
+                f"no destination routes table {event.table!r}"
+            )
+            return
+        took = self._accepted_by.get(event.seq, set())
+        self._waiting[event.seq] = {p.name for p in publishers} - took
+        if not self._waiting[event.seq]:
+            self._done.append(event.seq)
+        for publisher in publishers:
+            if publisher.name not in took:
+                self._destinations[publisher.name].enqueue(self._message(publisher, event))
+
+    def _send(self) -> None:
+        """Start requests, one per destination in turn, up to ``max_in_flight``."""
+        now, progress = time.monotonic(), True
+        while progress and self._sending and self._in_flight < self._max_in_flight:
+            progress = False
+            for destination in self._destinations.values():
+                if self._in_flight < self._max_in_flight and now >= destination.resume_at:
+                    progress = self._start(destination) or progress
+
+    def _start(self, destination: _Destination) -> bool:
+        rejected: dict[int, str] = {}
+        request = destination.take(rejected)
+        for seq, why in rejected.items():
+            self._reject(seq, destination.name, why)
+        if request:
+            self._in_flight += 1
+            self._pool.submit(self._request, destination, request)
+        return bool(request)
+
+    def _request(self, destination: _Destination, request: list[Message]) -> None:
+        """On a request thread: send, record the answer, and start the next requests."""
+        try:
+            outcome = destination.publisher.send(request)
+        except Exception as exc:  # a publisher's bug must not lose the messages
+            outcome = PublishResult(failed={m.seq: f"{type(exc).__name__}: {exc}" for m in request})
+        with self._lock:
+            self._returned(destination, request, outcome)
+            self._send()
+            self._lock.notify_all()
+
+    def _returned(self, destination: _Destination, request: list[Message], outcome: PublishResult) -> None:
+        self._in_flight -= 1
+        name = destination.name
+        failed = {m.seq: outcome.failed.get(m.seq, "the destination did not answer for it") for m in request}
+        for seq in outcome.accepted:
+            del failed[seq]
+            self._accepted_by.setdefault(seq, set()).add(name)
+            self._took(seq, name)
+        for seq, why in outcome.rejected.items():
+            del failed[seq]
+            self._reject(seq, name, why)
+        for seq in [s for s in failed if s in self._dead]:
+            del failed[seq]
+            self._took(seq, name)
+        destination.returned(request, failed, time.monotonic())
+        self._failed.update(failed)
+
+    def _took(self, seq: int, name: str) -> None:
+        """``name`` is done with ``seq``; the event is done when no destination is left."""
+        waiting = self._waiting[seq]
+        if name in waiting:
+            waiting.discard(name)
+            if not waiting:
+                self._done.append(seq)
+
+    def _reject(self, seq: int, name: str, why: str) -> None:
+        """Dead-letter ``seq``: destinations that have not started sending it will not."""
+        self._dead.setdefault(seq, (name, why))
+        self._took(seq, name)
+        for other in [n for n in self._waiting[seq] if seq not in self._destinations[n].sending]:
+            self._destinations[other].discard(seq, self._events[seq].key_hash)
+            self._took(seq, other)
+
+    def _finish(self, finished: Finished) -> None:
+        done, self._done = self._done, []
+        for seq in done:
+            finished.events.append(self._events[seq])
+            if seq in self._dead:
+                finished.rejected_by[seq], finished.result.rejected[seq] = self._dead[seq]
+            else:
+                finished.result.accepted.append(seq)
+            self._forget(seq)
+            self._accepted_by.pop(seq, None)
+
+    def _forget(self, seq: int) -> None:
+        self._events.pop(seq, None)
+        self._waiting.pop(seq, None)
+        self._dead.pop(seq, None)
+        self._unrouted.pop(seq, None)
 
     def _message(self, publisher: Publisher, event: Event) -> Message:
         """The event as this publisher sends it: native bytes untouched, or re-enveloped."""
@@ -93,61 +363,9 @@ class Dispatcher:
             return Message(event.seq, event.table, event.key_hash, event.body)
         return Message(event.seq, event.table, event.key_hash, shape(event.body), event.body)
 
-    def _lanes(self, publisher: Publisher, messages: list[Message]) -> list[list[Message]]:
-        count = min(self._max_in_flight, max(1, math.ceil(len(messages) / publisher.max_entries)))
-        lanes: list[list[Message]] = [[] for _ in range(count)]
-        for message in messages:
-            lanes[message.key_hash % count].append(message)
-        return [lane for lane in lanes if lane]
 
-    def _done(self, event: Event) -> bool:
-        """True once every destination the event routes to has accepted it."""
-        publishers = self._routes.get(event.table) or self._routes.get("*") or ()
-        return bool(publishers) and all((event.seq, p.name) in self._accepted for p in publishers)
-
-
-def _send_lane(publisher: Publisher, messages: list[Message]) -> PublishResult:
-    """Send one lane's messages in order, request by request, holding back keys that failed."""
-    result = PublishResult()
-    blocked: set[int] = set()
-    pending = list(messages)
-    while pending:
-        request, pending = _take_request(publisher, pending, blocked, result)
-        if not request:
-            continue
-        outcome = publisher.send(request)
-        result.merge(outcome)
-        blocked.update(m.key_hash for m in request if m.seq in outcome.failed)
-    return result
-
-
-def _take_request(
-    publisher: Publisher, pending: list[Message], blocked: set[int], result: PublishResult
-) -> tuple[list[Message], list[Message]]:
-    """The next request's messages (by count and bytes) and what remains.
-
-    A destination that orders by key (Kinesis, FIFO queues and topics) gets at
-    most one event per key in a request: a partly failed request can then never
-    deliver a key's later event before its earlier one.
-    """
-    request: list[Message] = []
-    keys: set[int] = set()
-    one_per_key = getattr(publisher, "ordered", False)
-    size = 0
-    for index, message in enumerate(pending):
-        if message.key_hash in blocked:
-            result.failed[message.seq] = HELD_BACK
-            continue
-        if message.size > publisher.max_message_bytes:
-            result.rejected[message.seq] = (
-                f"message is {message.size} bytes; destination {publisher.name!r} accepts at most "
-                f"{publisher.max_message_bytes}"
-            )
-            continue
-        full = len(request) == publisher.max_entries or size + message.size > publisher.max_request_bytes
-        if request and (full or (one_per_key and message.key_hash in keys)):
-            return request, pending[index:]
-        request.append(message)
-        keys.add(message.key_hash)
-        size += message.size
-    return request, []
+def _oversize(message: Message, publisher: Publisher) -> str:
+    return (
+        f"message is {message.size} bytes; destination {publisher.name!r} accepts at most "
+        f"{publisher.max_message_bytes}"
+    )

@@ -7,7 +7,7 @@ sees every transaction committed before it started.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -31,24 +31,32 @@ class EventsTable:
     """Statements on one events table, built once from its validated name."""
 
     def __init__(self, name: str) -> None:
-        quoted = identifiers.quote(name)
+        quoted = identifiers.quote_text(name)
         self.name = name
-        columns = "seq, table_name, key_hash, payload, UNIX_TIMESTAMP(created_at)"
-        self._select = sa.text(f"SELECT {columns} FROM {quoted} ORDER BY seq LIMIT :n")  # noqa: S608
-        self._select_parts = sa.text(
-            f"SELECT {columns} FROM {quoted} WHERE key_hash % :parts IN :owned ORDER BY seq LIMIT :n"  # noqa: S608
-        ).bindparams(sa.bindparam("owned", expanding=True))
-        self._delete = sa.text(f"DELETE FROM {quoted} WHERE seq IN :seqs").bindparams(  # noqa: S608
-            sa.bindparam("seqs", expanding=True)
+        # Rows up to :hi (the newest the relay already holds) come back as bare seqs: the relay
+        # needs to see them, to notice a late commit among them, but not to read their bodies again.
+        created = "CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS UNSIGNED)"
+        recent = ", ".join(
+            f"IF(seq > :hi, {c}, NULL)" for c in ("table_name", "key_hash", "payload", created)
         )
-        dead = identifiers.quote(identifiers.dead_letters_table(name))
+        self._select = sa.text(f"SELECT seq, {recent} FROM {quoted} ORDER BY seq LIMIT :n")  # noqa: S608
+        self._select_parts = sa.text(
+            f"SELECT seq, {recent} FROM {quoted} WHERE key_hash % :parts IN :owned ORDER BY seq LIMIT :n"  # noqa: S608
+        ).bindparams(sa.bindparam("owned", expanding=True))
+        self._select_late = sa.text(
+            f"SELECT seq, table_name, key_hash, payload, {created} FROM {quoted} "  # noqa: S608
+            "WHERE seq IN :seqs ORDER BY seq"
+        ).bindparams(sa.bindparam("seqs", expanding=True))
+        # the driver's own parameter style: it binds the whole tuple, with none of SQLAlchemy's per-item work
+        self._delete = f"DELETE FROM {identifiers.quote(name).replace('%', '%%')} WHERE seq IN %s"  # noqa: S608
+        dead = identifiers.quote_text(identifiers.dead_letters_table(name))
         self.dead_letters = identifiers.dead_letters_table(name)
         self._bury = sa.text(
             f"INSERT INTO {dead} (seq, table_name, key_hash, payload, created_at, destination, error) "  # noqa: S608
             f"SELECT seq, table_name, key_hash, payload, created_at, :destination, :error FROM {quoted} "
             "WHERE seq = :seq"
         )
-        kept = identifiers.quote(identifiers.delivered_table(name))
+        kept = identifiers.quote_text(identifiers.delivered_table(name))
         self._archive = sa.text(
             f"INSERT INTO {kept} (seq, table_name, key_hash, payload, created_at) "  # noqa: S608
             f"SELECT seq, table_name, key_hash, payload, created_at FROM {quoted} WHERE seq IN :seqs"
@@ -62,22 +70,35 @@ class EventsTable:
 
     @property
     def claim_statement(self) -> sa.TextClause:
-        """The batch-claim query :meth:`fetch` runs (``:n`` is the batch size), for EXPLAIN checks."""
+        """The batch-claim query :meth:`fetch` runs (``:n`` rows, bodies past ``:hi``), for EXPLAIN."""
         return self._select
 
     def fetch(
-        self, conn: Connection, limit: int, partitions: int = 1, owned: frozenset[int] = frozenset()
+        self,
+        conn: Connection,
+        limit: int,
+        partitions: int = 1,
+        owned: frozenset[int] = frozenset(),
+        held: Callable[[int], bool] = lambda seq: False,
+        hi: int = 0,
     ) -> list[Event]:
-        """The oldest ``limit`` committed events, in order; with partitions, only those in ``owned``."""
+        """The oldest ``limit`` committed events not ``held``, in order; with partitions, only ``owned`` ones.
+
+        Every row counts toward ``limit``, held or not. The relay holds every
+        event up to ``hi`` it has seen, so the bodies of rows up to ``hi`` are
+        read only for the few it has not: transactions that committed late.
+        """
+        params: dict[str, object] = {"n": limit, "hi": hi}
         if partitions > 1:
             if not owned:
                 return []
-            params = {"n": limit, "parts": partitions, "owned": sorted(owned)}
-            rows = conn.execute(self._select_parts, params).all()
-        else:
-            rows = conn.execute(self._select, {"n": limit}).all()
+            params.update(parts=partitions, owned=sorted(owned))
+        rows = conn.execute(self._select_parts if partitions > 1 else self._select, params).all()
+        late = [seq for seq, table, *_ in rows if table is None and not held(seq)]
+        if late:
+            rows = [*conn.execute(self._select_late, {"seqs": late}).all(), *rows]
         conn.commit()
-        return [Event(int(s), str(t), int(k), str(b), float(c or 0)) for s, t, k, b, c in rows]
+        return [Event(seq, t, k, b, (c or 0) / 1e6) for seq, t, k, b, c in rows if t is not None]
 
     def settle(
         self,
@@ -107,7 +128,7 @@ class EventsTable:
         """Delete exactly these events; return how many rows went."""
         if not seqs:
             return 0
-        deleted = conn.execute(self._delete, {"seqs": list(seqs)}).rowcount
+        deleted = conn.exec_driver_sql(self._delete, (tuple(seqs),)).rowcount
         conn.commit()
         return int(deleted)
 

@@ -44,6 +44,11 @@ def quote(name: str) -> str:
     return "`" + check(name).replace("`", "``") + "`"
 
 
+def quote_text(name: str) -> str:
+    """:func:`quote` for ``sqlalchemy.text()``, whose ``:name`` binds must not match inside the name."""
+    return quote(name).replace(":", "\\:")
+
+
 def literal(text: str) -> str:
     """Render ``text`` as an SQL string literal that parses the same under any sql_mode.
 

@@ -3,7 +3,7 @@
 ``GET_LOCK`` belongs to the session that took it and is released when that
 session ends, so a relay that dies (even by SIGKILL) hands over as soon as the
 server notices its connection is gone. The relay checks it still holds its
-locks before every batch.
+locks before every read.
 
 With one partition (the default) there is one lock per events table, and one
 relay publishes at a time. With ``relay.partitions: N``, every event belongs
@@ -11,7 +11,8 @@ to partition ``key_hash % N``, each partition has its own lock, and each relay
 also holds one *member* lock. A relay counts the member locks in use and keeps
 a fair share, ``ceil(N / members)``, of the partition locks: it gives up extras
 between batches and takes free ones, so starting or stopping a relay
-rebalances the partitions with no coordinator and no human. A key's events
+rebalances the partitions with no coordinator and no human. The relay lets
+its requests in flight come back before it gives a partition up. A key's events
 are always in one partition, held by one relay at a time, so per-key order
 holds across relays.
 """
@@ -58,7 +59,13 @@ class Lock(Protocol):
         """Take the lock (or a share of partitions), waiting up to ``wait_s`` seconds."""
 
     def held(self) -> bool:
-        """True while this relay may still publish (and, for partitions, after rebalancing)."""
+        """True while this relay may still publish."""
+
+    def rebalance_due(self) -> bool:
+        """True when partitions are due to rebalance: drain the pipeline, then call ``rebalance``."""
+
+    def rebalance(self) -> frozenset[int]:
+        """Give up or take partitions until holding a fair share; return the ones owned."""
 
     def holder(self) -> int | None:
         """The connection id of whoever holds the lock, when that means something."""
@@ -105,6 +112,14 @@ class RelayLock:
             self.release()
             return False
         return owner == 1
+
+    def rebalance_due(self) -> bool:
+        """A single lock never rebalances."""
+        return False
+
+    def rebalance(self) -> frozenset[int]:
+        """Nothing to rebalance: the one partition."""
+        return self.owned
 
     def holder(self) -> int | None:
         """The connection id holding the lock, if anyone does."""
@@ -156,16 +171,18 @@ class PartitionLocks:
         return False
 
     def held(self) -> bool:
-        """Rebalance about once a second; in between, prove the lock session is still the same."""
+        """True while the lock session is still the one that took the partitions, and owns some."""
         try:
-            if time.monotonic() - self._balanced_at > self.REBALANCE_EVERY_S:
-                return bool(self.rebalance())
             if self._run("SELECT CONNECTION_ID()") != self._session:
                 raise ConnectionError("lock session changed")
         except Exception:
             self.release()
             return False
         return bool(self.owned)
+
+    def rebalance_due(self) -> bool:
+        """About once a second."""
+        return time.monotonic() - self._balanced_at > self.REBALANCE_EVERY_S
 
     def holder(self) -> int | None:
         """Partitions have many holders; see ``outbox-triggers status``."""

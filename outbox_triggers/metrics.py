@@ -37,12 +37,12 @@ from prometheus_client.exposition import choose_encoder
 from sqlalchemy.engine import Engine
 
 from outbox_triggers import database, identifiers
-from outbox_triggers.dispatch import HELD_BACK
+from outbox_triggers.dispatch import MAX_BACKOFF_S
 from outbox_triggers.errors import OutboxError
 from outbox_triggers.events import Event
 from outbox_triggers.progress import Progress
 from outbox_triggers.publishers import PublishResult
-from outbox_triggers.relay import DEFAULT_POLL_INTERVAL, MAX_BACKOFF_S, RelayObserver
+from outbox_triggers.relay import DEFAULT_POLL_INTERVAL, RelayObserver
 from outbox_triggers.spec import Spec
 from outbox_triggers.status import destinations_of, routes_of
 
@@ -82,7 +82,7 @@ class Backlog:
         every_s: float = BACKLOG_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        quoted = identifiers.quote(events_table)
+        quoted = identifiers.quote_text(events_table)
         self._span = sa.text(
             "SELECT MIN(seq), MAX(seq), UNIX_TIMESTAMP(NOW(6)), "  # noqa: S608
             f"(SELECT UNIX_TIMESTAMP(created_at) FROM {quoted} ORDER BY seq LIMIT 1) FROM {quoted}"
@@ -209,7 +209,7 @@ class RelayMetrics:
     def batch_done(self, events: Sequence[Event], result: PublishResult, seconds: float) -> None:
         """Count a batch: delivered per destination, failures, retries, dead letters, latency and lag."""
         self.batch_seconds.observe(seconds)
-        failed = [seq for seq, why in result.failed.items() if why != HELD_BACK]
+        failed = list(result.failed)
         self.failed.inc(len(failed))
         self.dead_lettered.inc(len(result.rejected))
         with self._lock:

@@ -1,22 +1,28 @@
-"""The relay worker: events table → batch → publishers → delete.
+"""The relay worker: events table → pipeline → publishers → delete.
 
-One relay at a time holds the events table's named lock. It reads the oldest
-events in ``seq`` order, publishes each to every destination its table routes
-to (:mod:`outbox_triggers.dispatch`), and deletes exactly the rows every
-destination accepted. Rows that failed stay for the next attempt, after an
-exponential, jittered backoff.
+One relay at a time holds the events table's named lock (or, with
+partitions, a fair share of them). It reads the oldest events in ``seq``
+order and adds them to the dispatcher's pipeline
+(:mod:`outbox_triggers.dispatch`), which keeps requests flowing to every
+destination while the relay reads the next events and deletes, by exact
+``seq``, the ones every destination accepted. Failed entries stay in the
+pipeline, behind an exponential, jittered backoff; the pipeline holds at most
+two batches, so a destination that is down costs no memory.
 
-Polling adapts: after a batch it reads again at once; when the table is
+Each read takes the oldest events not already in the pipeline, from the
+start of the table: a transaction that commits late is picked up in ``seq``
+order, so a key's events are never read out of order.
+
+Polling adapts: after a full batch it reads again at once; when the table is
 empty it waits 1 ms, then doubles the wait up to ``poll_interval``.
 
-The first SIGTERM or SIGINT lets the batch in hand finish (publish and
-delete), then the loop ends; a second one stops the process at once.
+The first SIGTERM or SIGINT lets the requests in flight finish and deletes
+what they delivered, then the loop ends; a second one stops the process at once.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 import time
@@ -30,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from outbox_triggers import lock
 from outbox_triggers.database import describe as describe_db_error
-from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT, Dispatcher
+from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT, Dispatcher, Finished, backoff
 from outbox_triggers.errors import DestinationError, OutboxError
 from outbox_triggers.events import Event, EventsTable
 from outbox_triggers.publishers import Publisher, PublishResult
@@ -39,7 +45,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_POLL_INTERVAL = 0.2
 MIN_POLL_INTERVAL = 0.001
-MAX_BACKOFF_S = 30.0
 ONCE_GIVE_UP_ROUNDS = 6
 PURGE_EVERY_S = 60.0
 
@@ -73,11 +78,6 @@ class RelayStats:
     errors: dict[int, str] = field(default_factory=dict)
 
 
-def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_S) -> float:
-    """Full-jitter exponential backoff for the ``attempt``-th consecutive failure."""
-    return random.uniform(0, min(cap, base * 2.0 ** min(attempt, 20)))
-
-
 def idle_wait(empty_polls: int, ceiling: float) -> float:
     """How long to wait after ``empty_polls`` empty reads in a row: 1 ms, doubling, capped."""
     return min(ceiling, MIN_POLL_INTERVAL * 2.0 ** min(empty_polls, 20))
@@ -109,6 +109,9 @@ class Relay:
         self._lock = lock.for_relay(engine, events_table, partitions)
         self._stop = threading.Event()
         self._conn: Connection | None = None
+        self._unsettled: dict[int, tuple[str, str] | None] = {}
+        self._finished = Finished()
+        self._settled_at = time.monotonic()
         self.stats = RelayStats()
 
     def request_stop(self) -> None:
@@ -128,74 +131,132 @@ class Relay:
 
     def _loop(self, once: bool) -> None:
         high = self._events.high_water(self._connection()) if once else None
-        failures = empty = 0
+        empty = db_failures = 0
         while not self._stop.is_set():
-            events = self._next_batch(high)
-            if events is None or (events and not self._deliver(events)):
-                failures += 1
-                if once and failures >= ONCE_GIVE_UP_ROUNDS:
-                    raise DestinationError(self._give_up_message())
-                self._stop.wait(backoff(failures))
-            elif not events:
-                if once:
-                    return
+            if self._dispatcher.holding() > self._batch_size:  # full: let requests come back first
+                self._record(self._collect(self._poll_interval))
+                continue
+            read = self._read(high)
+            if read is None:
+                db_failures += 1
+                self._stop.wait(backoff(db_failures))
+                continue
+            db_failures, empty = 0, 0 if read else empty + 1
+            wait = 0.0 if read == self._batch_size else idle_wait(empty, self._poll_interval)
+            self._record(self._collect(wait))
+            if once and self._once_over(read):
+                return
+            if not read and not self._dispatcher.holding():
                 self._notify("idle")
                 self._purge_kept()
-                self._stop.wait(idle_wait(empty, self._poll_interval))
-                empty += 1
-            else:
-                failures = empty = 0
+        self._record(self._dispatcher.drain())
+        self._settle()
 
-    def _next_batch(self, high: int | None) -> list[Event] | None:
-        """The next events, or None when the database failed."""
+    def _read(self, high: int | None) -> int | None:
+        """Settle, then add the next events to the pipeline; how many, or None if the database failed."""
+        if not self._settle():
+            return None
         try:
-            if not self._lock.held():
-                log.warning("relay lock lost; waiting to take it again")
-                self._notify("lock_changed", False, self._lock.name)
-                self._drop_connection()
-                if not self._take_lock():
-                    return []
+            if not self._keep_lock():
+                return 0
             events = self._events.fetch(
-                self._connection(), self._batch_size, self._lock.partitions, self._lock.owned
+                self._connection(),
+                self._batch_size + self._dispatcher.holding(),
+                self._lock.partitions,
+                self._lock.owned,
+                held=self._dispatcher.holds,
+                hi=self._dispatcher.highest(),
             )
         except (sa.exc.DBAPIError, OutboxError) as exc:
             self.stats.db_errors += 1
             log.error("reading events failed: %s", _describe(exc, self._engine))
             self._drop_connection()
             return None
-        return [e for e in events if high is None or e.seq <= high]
+        fresh = [e for e in events if high is None or e.seq <= high]
+        self._dispatcher.add(fresh[: self._batch_size])
+        return len(fresh[: self._batch_size])
 
-    def _deliver(self, events: list[Event]) -> bool:
-        """Publish a batch; delete what all destinations took, dead-letter rejects; True if none failed."""
-        started = time.monotonic()
-        result = self._dispatcher.publish(events)
-        rejected_by = self._dispatcher.rejected_by
-        dead = {seq: (rejected_by.get(seq, "?"), why) for seq, why in result.rejected.items()}
-        self._settle(result.accepted, dead)
-        self._notify("batch_done", events, result, time.monotonic() - started)
-        self.stats.batches += 1
+    def _keep_lock(self) -> bool:
+        """True while this relay may read; drains the pipeline first when partitions are due to rebalance."""
+        if self._lock.rebalance_due():
+            self._record(self._dispatcher.drain())
+            self._settle()
+            self._lock.rebalance()
+        if self._lock.held():
+            return True
+        log.warning("relay lock lost; waiting to take it again")
+        self._notify("lock_changed", False, self._lock.name)
+        self._record(self._dispatcher.reset())
+        self._settle()
+        self._unsettled.clear()
+        self._finished = Finished()
+        self._drop_connection()
+        return self._take_lock()
+
+    def _collect(self, timeout: float) -> Finished:
+        """What finished, waiting up to ``timeout`` for a request (or a destination's backoff)."""
+        if not self._dispatcher.in_flight():
+            resume = self._dispatcher.backing_off()
+            self._stop.wait(timeout if resume is None else min(timeout, resume))
+        return self._dispatcher.collect(timeout)
+
+    def _record(self, finished: Finished) -> None:
+        """Count what finished and queue it for deletion; log failures."""
+        result = finished.result
+        for seq in result.accepted:
+            self._unsettled[seq] = None
+        for seq, why in result.rejected.items():
+            self._unsettled[seq] = (finished.rejected_by.get(seq, "?"), why)
+        self._finished.fold(finished)
         self.stats.published += len(result.accepted)
-        self.stats.dead_lettered += len(dead)
-        self._note_failures(result, dead)
-        return not result.failed
-
-    def _note_failures(self, result: PublishResult, dead: Mapping[int, tuple[str, str]]) -> None:
+        self.stats.dead_lettered += len(result.rejected)
         self.stats.failed_attempts += len(result.failed)
-        self.stats.errors = dict(result.failed)
+        if result.failed:
+            self.stats.errors = dict(result.failed)
         for seq, reason in list(result.failed.items())[:3]:
             log.warning("event %s not delivered yet: %s", seq, reason)
-        for seq, (destination, reason) in dead.items():
-            log.error("event %s dead-lettered (destination %r): %s", seq, destination, reason)
+        for seq, reason in result.rejected.items():
+            log.error(
+                "event %s dead-lettered (destination %r): %s", seq, finished.rejected_by.get(seq), reason
+            )
 
-    def _settle(self, delivered: list[int], dead: Mapping[int, tuple[str, str]]) -> None:
+    def _settle(self) -> bool:
+        """Delete what every destination accepted and dead-letter what one rejected, in one transaction.
+
+        False when the database failed: the events stay in the table, and out of
+        the pipeline's reads, until a later call records them.
+        """
+        if not self._unsettled:
+            return True
+        delivered = [seq for seq, refused in self._unsettled.items() if refused is None]
+        dead = {seq: refused for seq, refused in self._unsettled.items() if refused is not None}
         try:
             self._events.settle(self._connection(), delivered, dead, keep=self._keep_s is not None)
         except sa.exc.DBAPIError as exc:
             self.stats.db_errors += 1
-            log.error("recording delivered events failed (they will be sent again): %s", exc.orig)
+            log.error("recording delivered events failed (retrying; a crash now resends them): %s", exc.orig)
             self._drop_connection()
-            return
-        self._dispatcher.forget([*delivered, *dead])
+            return False
+        finished, self._finished = self._finished, Finished()
+        self._unsettled.clear()
+        self.stats.batches += 1
+        now = time.monotonic()
+        self._notify("batch_done", finished.events, finished.result, now - self._settled_at)
+        self._settled_at = now
+        return True
+
+    def _once_over(self, read: int) -> bool:
+        """With ``--once``, after a read: True when all there at the start is out; raise if it can't be."""
+        if read or self._dispatcher.in_flight():
+            return False
+        if self._dispatcher.holding() > len(self._dispatcher.unrouted()):
+            if self._dispatcher.most_failures() >= ONCE_GIVE_UP_ROUNDS:
+                raise DestinationError(self._give_up_message())
+            return False
+        self._settle()
+        if self._dispatcher.unrouted() or self._unsettled:
+            raise DestinationError(self._give_up_message())
+        return True
 
     def _purge_kept(self) -> None:
         """With retention keep, delete expired delivered events about once a minute, in small transactions."""

@@ -142,7 +142,7 @@ def run(conn: Connection, spec: Spec) -> Status:
 
 def backlog_by_table(conn: Connection, events_table: str) -> tuple[TableBacklog, ...]:
     """Events waiting per source table, with the age of each table's oldest (database clock)."""
-    quoted = identifiers.quote(events_table)
+    quoted = identifiers.quote_text(events_table)
     rows = conn.execute(
         sa.text(
             "SELECT table_name, COUNT(*), UNIX_TIMESTAMP(NOW(6)) - UNIX_TIMESTAMP(MIN(created_at)) "  # noqa: S608
@@ -211,7 +211,7 @@ def _sessions(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, str,
 
 
 def _count(conn: Connection, table: str) -> int:
-    value = conn.execute(sa.text(f"SELECT COUNT(*) FROM {identifiers.quote(table)}")).scalar()  # noqa: S608
+    value = conn.execute(sa.text(f"SELECT COUNT(*) FROM {identifiers.quote_text(table)}")).scalar()  # noqa: S608
     return int(value or 0)
 
 

@@ -33,7 +33,7 @@ def backlog(orders: Project) -> Project:
 def _explain(project: Project, prefix: str) -> list[dict[str, Any]]:
     claim = EventsTable("outbox_events").claim_statement
     with project.engine.connect() as conn:
-        result = conn.execute(sa.text(f"{prefix} {claim.text}"), {"n": BATCH})
+        result = conn.execute(sa.text(f"{prefix} {claim.text}"), {"n": BATCH, "hi": 0})
         return [dict(row._mapping) for row in result]
 
 

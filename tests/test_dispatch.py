@@ -1,4 +1,4 @@
-"""Dispatching a batch: lanes, concurrency, per-key order under partial failure, fan-out."""
+"""The dispatcher's pipeline: requests, concurrency, per-key order under partial failure, fan-out, backoff."""
 
 from __future__ import annotations
 
@@ -6,41 +6,86 @@ import threading
 import time
 from collections.abc import Sequence
 
-from outbox_triggers.dispatch import HELD_BACK, Dispatcher
+from outbox_triggers.dispatch import Dispatcher, Finished
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message
 from outbox_triggers.publishers.stub import StubPublisher
 
 
-def events(*keys: int, table: str = "orders") -> list[Event]:
-    return [Event(seq, table, key, f'{{"seq": {seq}}}') for seq, key in enumerate(keys, start=1)]
+def events(*keys: int, table: str = "orders", first: int = 1) -> list[Event]:
+    return [Event(seq, table, key, f'{{"seq": {seq}}}') for seq, key in enumerate(keys, start=first)]
+
+
+def run(dispatcher: Dispatcher, *batches: list[Event], timeout: float = 10.0) -> Finished:
+    """Add the batches, then collect until the pipeline is empty (or only parked events remain)."""
+    finished = Finished()
+    deadline = time.monotonic() + timeout
+    for batch in batches:
+        dispatcher.add(batch)
+    while dispatcher.holding() > len(dispatcher.unrouted()) and time.monotonic() < deadline:
+        if not dispatcher.in_flight():
+            threading.Event().wait(min(0.05, dispatcher.backing_off() or 0.0))
+        finished.fold(dispatcher.collect(0.05))
+    finished.fold(dispatcher.collect())
+    return finished
+
+
+def until_idle(dispatcher: Dispatcher) -> Finished:
+    """Collect until no request is in flight (a destination may be backing off)."""
+    finished = Finished()
+    while dispatcher.in_flight():
+        finished.fold(dispatcher.collect(1.0))
+    finished.fold(dispatcher.collect())
+    return finished
+
+
+def attempts(log: list[list[int]]) -> list[int]:
+    return [seq for request in log for seq in request]
 
 
 def test_every_event_is_sent_once_in_requests_of_at_most_max_entries() -> None:
     stub = StubPublisher(max_entries=10)
-    result = Dispatcher({"orders": [stub]}, max_in_flight=4).publish(events(*range(95)))
-    assert sorted(result.accepted) == list(range(1, 96))
+    finished = run(Dispatcher({"orders": [stub]}, max_in_flight=4), events(*range(95)))
+    assert sorted(finished.result.accepted) == list(range(1, 96))
     assert sorted(m.seq for m in stub.sent) == list(range(1, 96))
+    assert sorted(e.seq for e in finished.events) == sorted(finished.result.accepted)
     assert stub.requests >= 10
 
 
-def test_one_keys_events_keep_their_order_across_concurrent_lanes() -> None:
+def test_one_keys_events_keep_their_order_across_concurrent_requests_and_batches() -> None:
     stub = StubPublisher(max_entries=3, latency=0.002)
-    batch = events(*[k % 7 for k in range(200)])
-    Dispatcher({"orders": [stub]}, max_in_flight=8).publish(batch)
+    dispatcher = Dispatcher({"orders": [stub]}, max_in_flight=8)
+    first, second = events(*[k % 7 for k in range(100)]), events(*[k % 7 for k in range(100)], first=101)
+    run(dispatcher, first, second)
     for key in range(7):
         seqs = [m.seq for m in stub.sent if m.key_hash == key]
-        assert seqs == sorted(seqs)
+        assert seqs == sorted(seqs) and len(seqs) == len([e for e in first + second if e.key_hash == key])
 
 
 def test_a_failed_entry_holds_back_later_events_of_its_key_only() -> None:
-    stub = StubPublisher(max_entries=2, reject=lambda m: "throttled" if m.seq == 2 else None)
-    batch = events(1, 7, 1, 7, 7, 1)  # seq 2 is key 7
-    result = Dispatcher({"orders": [stub]}, max_in_flight=1).publish(batch)
-    assert sorted(result.accepted) == [1, 3, 6]
-    assert result.failed[2] == "throttled"
-    assert result.failed[4] == result.failed[5] == HELD_BACK
-    assert [m.seq for m in stub.sent] == [1, 3, 6]
+    sent: list[list[int]] = []
+    failures = {2}
+
+    def throttle_once(message: Message) -> str | None:
+        if message.seq in failures:
+            failures.discard(message.seq)
+            return "throttled"
+        return None
+
+    stub = StubPublisher(
+        max_entries=2, reject=throttle_once, on_send=lambda ms: sent.append([m.seq for m in ms])
+    )
+    stub.ordered = True  # type: ignore[attr-defined]
+    dispatcher = Dispatcher({"orders": [stub]}, max_in_flight=1)
+    dispatcher.add(events(1, 7, 1, 7, 7, 1))  # seqs 2, 4, 5 are key 7
+    first = until_idle(dispatcher)
+    assert first.result.failed == {2: "throttled"}
+    assert 4 not in attempts(sent) and 5 not in attempts(sent)
+    rest = run(dispatcher)
+    order = attempts(sent)
+    assert sorted(first.result.accepted + rest.result.accepted) == [1, 2, 3, 4, 5, 6]
+    assert order.index(4) > len(order) - 1 - order[::-1].index(2)  # 4 only after 2's last attempt
+    assert [m.seq for m in stub.sent if m.key_hash == 7] == [2, 4, 5]
 
 
 def test_requests_run_concurrently_up_to_max_in_flight() -> None:
@@ -52,53 +97,111 @@ def test_requests_run_concurrently_up_to_max_in_flight() -> None:
         with guard:
             active += 1
             peak = max(peak, active)
-        time.sleep(0.02)
+        time.sleep(0.02)  # the destination's latency
         with guard:
             active -= 1
 
     stub = StubPublisher(max_entries=10, on_send=track)
-    Dispatcher({"orders": [stub]}, max_in_flight=4).publish(events(*range(400)))
+    run(Dispatcher({"orders": [stub]}, max_in_flight=4), events(*range(400)))
     assert peak == 4
 
 
+def test_new_events_join_requests_while_earlier_ones_are_in_flight() -> None:
+    gate = threading.Event()
+    stub = StubPublisher(max_entries=1, on_send=lambda _: gate.wait(5))
+    dispatcher = Dispatcher({"orders": [stub]}, max_in_flight=4)
+    dispatcher.add(events(1))
+    dispatcher.add(events(2, 3, first=2))
+    assert dispatcher.in_flight() == 3
+    gate.set()
+    finished = run(dispatcher)
+    assert sorted(finished.result.accepted) == [1, 2, 3]
+
+
+def test_a_keys_later_event_waits_for_the_request_in_flight() -> None:
+    gate = threading.Event()
+    stub = StubPublisher(max_entries=10, on_send=lambda _: gate.wait(5))
+    dispatcher = Dispatcher({"orders": [stub]}, max_in_flight=4)
+    dispatcher.add(events(5))
+    dispatcher.add(events(5, first=2))
+    assert dispatcher.in_flight() == 1
+    gate.set()
+    run(dispatcher)
+    assert [m.seq for m in stub.sent] == [1, 2] and stub.requests == 2
+
+
 def test_fan_out_needs_every_destination_and_never_resends_to_one_that_accepted() -> None:
-    flaky_calls = {"n": 0}
+    fails = {"left": 1}
 
     def once_failing(message: Message) -> str | None:
-        flaky_calls["n"] += 1
-        return "5xx" if flaky_calls["n"] == 1 else None
+        if fails["left"]:
+            fails["left"] -= 1
+            return "5xx"
+        return None
 
     steady, flaky = StubPublisher("steady"), StubPublisher("flaky", reject=once_failing)
     dispatcher = Dispatcher({"orders": [steady, flaky]}, max_in_flight=2)
-    batch = events(1)
-    assert dispatcher.publish(batch).accepted == []
-    assert dispatcher.publish(batch).accepted == [1]
+    dispatcher.add(events(1))
+    first = until_idle(dispatcher)
+    assert first.result.accepted == [] and first.result.failed == {1: "5xx"}
+    assert run(dispatcher).result.accepted == [1]
     assert len(steady.sent) == 1 and len(flaky.sent) == 1
+
+
+def test_a_failing_destination_backs_off_while_the_other_goes_on() -> None:
+    down, up = StubPublisher("down", reject=lambda m: "503"), StubPublisher("up")
+    dispatcher = Dispatcher({"orders": [down], "users": [up]}, max_in_flight=4)
+    dispatcher.add(events(1))
+    until_idle(dispatcher)
+    assert dispatcher.backing_off() is not None and dispatcher.most_failures() == 1
+    finished = run(dispatcher, events(2, table="users", first=2), timeout=0.5)
+    assert finished.result.accepted == [2] and dispatcher.holds(1)
+    assert down.requests <= 3  # retried after a backoff, not in a busy loop
 
 
 def test_oversize_message_is_rejected_for_good_with_its_size() -> None:
     stub = StubPublisher(max_bytes=100)
-    big = Event(1, "orders", 1, "x" * 101)
-    result = Dispatcher({"orders": [stub]}).publish([big, *events(2)[1:]])
-    assert "101 bytes" in result.rejected[1] and "at most 100" in result.rejected[1]
-    assert stub.sent == []
+    finished = run(Dispatcher({"orders": [stub]}), [Event(1, "orders", 1, "x" * 101), *events(2, first=2)])
+    assert "101 bytes" in finished.result.rejected[1] and "at most 100" in finished.result.rejected[1]
+    assert finished.rejected_by == {1: "stub"} and finished.result.accepted == [2]
+    assert [m.seq for m in stub.sent] == [2]
 
 
-def test_unrouted_table_fails_without_being_lost() -> None:
-    result = Dispatcher({"orders": [StubPublisher()]}).publish(events(1, table="other"))
-    assert result.accepted == [] and "no destination routes table 'other'" in result.failed[1]
+def test_an_event_one_destination_rejects_is_not_sent_to_the_others() -> None:
+    small, large = StubPublisher("small", max_bytes=50), StubPublisher("large", latency=0.05)
+    dispatcher = Dispatcher({"orders": [small, large]}, max_in_flight=1)
+    finished = run(dispatcher, [Event(1, "orders", 1, "x" * 60)])
+    assert finished.result.rejected == {1: "message is 60 bytes; destination 'small' accepts at most 50"}
+    assert small.sent == [] and large.sent == []
+
+
+def test_unrouted_table_is_parked_and_reported_without_being_lost() -> None:
+    dispatcher = Dispatcher({"orders": [StubPublisher()]})
+    finished = run(dispatcher, events(1, table="other"))
+    assert (
+        finished.result.accepted == [] and "no destination routes table 'other'" in finished.result.failed[1]
+    )
+    assert dispatcher.holds(1) and list(dispatcher.unrouted()) == [1]
 
 
 def test_wildcard_route_catches_tables_no_longer_in_the_spec() -> None:
     stub = StubPublisher()
-    result = Dispatcher({"*": [stub]}).publish(events(1, table="retired"))
-    assert result.accepted == [1]
+    assert run(Dispatcher({"*": [stub]}), events(1, table="retired")).result.accepted == [1]
 
 
 def test_ordered_destinations_get_one_event_per_key_per_request() -> None:
     calls: list[list[int]] = []
     stub = StubPublisher(max_entries=10, on_send=lambda ms: calls.append([m.key_hash for m in ms]))
     stub.ordered = True  # type: ignore[attr-defined]
-    Dispatcher({"orders": [stub]}, max_in_flight=1).publish(events(1, 2, 1, 3, 1))
-    assert calls == [[1, 2], [1, 3], [1]]
-    assert all(len(set(keys)) == len(keys) for keys in calls)
+    run(Dispatcher({"orders": [stub]}, max_in_flight=1), events(1, 2, 1, 3, 1))
+    assert calls == [[1, 2, 3], [1], [1]]
+
+
+def test_drain_waits_for_requests_in_flight_and_releases_the_rest() -> None:
+    stub = StubPublisher(max_entries=1, latency=0.05)
+    dispatcher = Dispatcher({"orders": [stub]}, max_in_flight=2)
+    dispatcher.add(events(*range(10)))
+    finished = dispatcher.drain()
+    assert sorted(finished.result.accepted) == [1, 2]
+    assert dispatcher.holding() == 0 and dispatcher.in_flight() == 0
+    assert sorted(m.seq for m in stub.sent) == [1, 2]

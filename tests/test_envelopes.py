@@ -54,7 +54,9 @@ def test_native_passes_bytes_untouched_and_others_are_reshaped_per_destination()
     body = json.dumps(UPDATE)
     native, dbz = StubPublisher("native"), StubPublisher("dbz")
     dbz.format = "debezium"
-    Dispatcher({"orders": [native, dbz]}, database="shop").publish([Event(1, "orders", 7, body)])
+    dispatcher = Dispatcher({"orders": [native, dbz]}, database="shop")
+    dispatcher.add([Event(1, "orders", 7, body)])
+    assert dispatcher.drain().result.accepted == [1]
     assert native.sent[0].body is body
     assert json.loads(dbz.sent[0].body)["source"]["db"] == "shop"
     assert dbz.sent[0].native == body, "ids and ordering keys still come from the native event"

@@ -11,7 +11,6 @@ import time
 import pytest
 
 from outbox_triggers import aws_lambda, logs
-from outbox_triggers.dispatch import HELD_BACK
 from outbox_triggers.errors import DatabaseError
 from outbox_triggers.events import Event
 from outbox_triggers.metrics import RelayMetrics
@@ -112,7 +111,6 @@ def test_progress_line_is_erased_before_a_log_record() -> None:
 def test_metrics_count_per_destination_failures_retries_and_dead_letters() -> None:
     metrics = RelayMetrics({"orders": ("default", "audit"), "*": ("default",)})
     events, result = batch(range(1, 12), 6, failed=3, rejected=1)
-    result.failed[11] = HELD_BACK
     metrics.batch_done(events, result, seconds=0.05)
     metrics.batch_done(*batch(range(7, 10), 3), seconds=0.05)
     metrics.record_dead_letters(2)
