@@ -76,7 +76,10 @@ class _Destination:
     def enqueue(self, message: Message) -> None:
         """Queue a message behind its key's earlier ones."""
         key = message.key_hash
-        self.queues.setdefault(key, deque()).append(message)
+        messages = self.queues.get(key)
+        if messages is None:
+            messages = self.queues[key] = deque()
+        messages.append(message)
         if key not in self.busy:
             self.ready[key] = None
 
@@ -161,6 +164,8 @@ class Dispatcher:
             p.name: envelopes.formatter(p.format, database) for ps in routes.values() for p in ps
         }
         self._destinations = {p.name: _Destination(p) for ps in routes.values() for p in ps}
+        self._turns = deque(self._destinations.values())
+        self._routed: dict[str, tuple[Sequence[Publisher], frozenset[str]]] = {}
         self._max_in_flight = max_in_flight
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="outbox-publish")
         self._lock = threading.Condition(threading.RLock())
@@ -260,60 +265,75 @@ class Dispatcher:
         self._pool.shutdown(wait=True)
 
     def _add(self, event: Event) -> None:
-        self._events[event.seq] = event
-        self._highest = max(self._highest, event.seq)
-        publishers = self._routes.get(event.table) or self._routes.get("*") or ()
+        seq = event.seq
+        self._events[seq] = event
+        self._highest = max(self._highest, seq)
+        publishers, names = self._route(event.table)
         if not publishers:
-            self._unrouted[event.seq] = self._failed[event.seq] = (
-                f"no destination routes table {event.table!r}"
-            )
+            self._unrouted[seq] = self._failed[seq] = f"no destination routes table {event.table!r}"
             return
-        took = self._accepted_by.get(event.seq, set())
-        self._waiting[event.seq] = {p.name for p in publishers} - took
-        if not self._waiting[event.seq]:
-            self._done.append(event.seq)
+        took = self._accepted_by.get(seq)
+        waiting = self._waiting[seq] = set(names) - took if took else set(names)
+        if not waiting:
+            self._done.append(seq)
         for publisher in publishers:
-            if publisher.name not in took:
+            if publisher.name in waiting:
                 self._destinations[publisher.name].enqueue(self._message(publisher, event))
 
-    def _send(self) -> None:
-        """Start requests, one per destination in turn, up to ``max_in_flight``."""
-        now, progress = time.monotonic(), True
-        while progress and self._sending and self._in_flight < self._max_in_flight:
-            progress = False
-            for destination in self._destinations.values():
-                if self._in_flight < self._max_in_flight and now >= destination.resume_at:
-                    progress = self._start(destination) or progress
+    def _route(self, table: str) -> tuple[Sequence[Publisher], frozenset[str]]:
+        """The publishers a table's events go to, and their names; remembered per table."""
+        route = self._routed.get(table)
+        if route is None:
+            publishers = self._routes.get(table) or self._routes.get("*") or ()
+            route = self._routed[table] = (publishers, frozenset(p.name for p in publishers))
+        return route
 
-    def _start(self, destination: _Destination) -> bool:
-        rejected: dict[int, str] = {}
-        request = destination.take(rejected)
-        for seq, why in rejected.items():
-            self._reject(seq, destination.name, why)
-        if request:
-            self._in_flight += 1
-            self._pool.submit(self._request, destination, request)
-        return bool(request)
+    def _send(self) -> None:
+        """Start requests, up to ``max_in_flight``, each on a request thread."""
+        while (work := self._next()) is not None:
+            self._pool.submit(self._request, *work)
+
+    def _next(self) -> tuple[_Destination, list[Message]] | None:
+        """The next request to send, from the destinations in turn; None when none may send now."""
+        if not self._sending or self._in_flight >= self._max_in_flight:
+            return None
+        now, rejected = time.monotonic(), dict[int, str]()
+        for _ in range(len(self._turns)):
+            destination = self._turns[0]
+            self._turns.rotate(-1)
+            request = destination.take(rejected) if now >= destination.resume_at else []
+            for seq, why in rejected.items():
+                self._reject(seq, destination.name, why)
+            rejected.clear()
+            if request:
+                self._in_flight += 1
+                return destination, request
+        return None
 
     def _request(self, destination: _Destination, request: list[Message]) -> None:
-        """On a request thread: send, record the answer, and start the next requests."""
-        try:
-            outcome = destination.publisher.send(request)
-        except Exception as exc:  # a publisher's bug must not lose the messages
-            outcome = PublishResult(failed={m.seq: f"{type(exc).__name__}: {exc}" for m in request})
-        with self._lock:
-            self._returned(destination, request, outcome)
-            self._send()
-            self._lock.notify_all()
+        """On a request thread: send, record the answer, and go on with the next request, if any."""
+        work: tuple[_Destination, list[Message]] | None = (destination, request)
+        while work is not None:
+            destination, request = work
+            try:
+                outcome = destination.publisher.send(request)
+            except Exception as exc:  # a publisher's bug must not lose the messages
+                outcome = PublishResult(failed={m.seq: f"{type(exc).__name__}: {exc}" for m in request})
+            with self._lock:
+                self._returned(destination, request, outcome)
+                work = self._next()
+                self._send()
+                self._lock.notify_all()
 
     def _returned(self, destination: _Destination, request: list[Message], outcome: PublishResult) -> None:
         self._in_flight -= 1
         name = destination.name
-        failed = {m.seq: outcome.failed.get(m.seq, "the destination did not answer for it") for m in request}
+        clean = len(outcome.accepted) == len(request) and not outcome.failed and not outcome.rejected
+        failed = {} if clean else {m.seq: outcome.failed.get(m.seq, "no answer for it") for m in request}
         for seq in outcome.accepted:
-            del failed[seq]
-            self._accepted_by.setdefault(seq, set()).add(name)
-            self._took(seq, name)
+            failed.pop(seq, None)
+            if self._took(seq, name):
+                self._accepted_by.setdefault(seq, set()).add(name)
         for seq, why in outcome.rejected.items():
             del failed[seq]
             self._reject(seq, name, why)
@@ -323,13 +343,14 @@ class Dispatcher:
         destination.returned(request, failed, time.monotonic())
         self._failed.update(failed)
 
-    def _took(self, seq: int, name: str) -> None:
-        """``name`` is done with ``seq``; the event is done when no destination is left."""
+    def _took(self, seq: int, name: str) -> bool:
+        """``name`` is done with ``seq``; the event is done when no destination is left. True if some are."""
         waiting = self._waiting[seq]
         if name in waiting:
             waiting.discard(name)
             if not waiting:
                 self._done.append(seq)
+        return bool(waiting)
 
     def _reject(self, seq: int, name: str, why: str) -> None:
         """Dead-letter ``seq``: destinations that have not started sending it will not."""

@@ -7,8 +7,8 @@ sees every transaction committed before it started.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,8 +16,7 @@ from sqlalchemy.engine import Connection
 from outbox_triggers import identifiers
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One undelivered event row: order number, source table, key hash, body, and when it was written."""
 
     seq: int
@@ -27,22 +26,50 @@ class Event:
     created: float = 0.0
 
 
+PARTITION_FILTER = " AND key_hash % :parts IN :owned"
+
+
+class Holdings(Protocol):
+    """What the events table needs to know of the relay's pipeline to read past it."""
+
+    def holding(self) -> int:
+        """How many events it holds (all still in the table)."""
+
+    def highest(self) -> int:
+        """At least the newest ``seq`` it holds."""
+
+    def holds(self, seq: int) -> bool:
+        """True if it holds ``seq``."""
+
+
+def _claim(sql: str) -> sa.TextClause:
+    statement = sa.text(sql)
+    return statement.bindparams(sa.bindparam("owned", expanding=True)) if ":owned" in sql else statement
+
+
 class EventsTable:
     """Statements on one events table, built once from its validated name."""
 
     def __init__(self, name: str) -> None:
         quoted = identifiers.quote_text(name)
         self.name = name
-        # Rows up to :hi (the newest the relay already holds) come back as bare seqs: the relay
-        # needs to see them, to notice a late commit among them, but not to read their bodies again.
         created = "CAST(UNIX_TIMESTAMP(created_at) * 1000000 AS UNSIGNED)"
-        recent = ", ".join(
-            f"IF(seq > :hi, {c}, NULL)" for c in ("table_name", "key_hash", "payload", created)
-        )
-        self._select = sa.text(f"SELECT seq, {recent} FROM {quoted} ORDER BY seq LIMIT :n")  # noqa: S608
-        self._select_parts = sa.text(
-            f"SELECT seq, {recent} FROM {quoted} WHERE key_hash % :parts IN :owned ORDER BY seq LIMIT :n"  # noqa: S608
-        ).bindparams(sa.bindparam("owned", expanding=True))
+        body = f"table_name, key_hash, payload, {created}"
+        # From the start: rows up to :hi (the newest the relay holds) come back as bare seqs, so a
+        # late commit among them is seen without reading again the bodies the relay already has.
+        bare = ", ".join(f"IF(seq > :hi, {c}, NULL)" for c in body.split(", "))
+        self._from_start = {
+            mine: _claim(f"SELECT seq, {bare} FROM {quoted} WHERE TRUE{mine} ORDER BY seq LIMIT :n")  # noqa: S608
+            for mine in ("", PARTITION_FILTER)
+        }
+        # After :hi, when the count of rows up to :hi proves there is no late commit among them.
+        self._after = {
+            mine: _claim(
+                f"SELECT (SELECT COUNT(*) FROM {quoted} WHERE seq <= :hi{mine}), seq, {body} "  # noqa: S608
+                f"FROM {quoted} WHERE seq > :hi{mine} ORDER BY seq LIMIT :n"
+            )
+            for mine in ("", PARTITION_FILTER)
+        }
         self._select_late = sa.text(
             f"SELECT seq, table_name, key_hash, payload, {created} FROM {quoted} "  # noqa: S608
             "WHERE seq IN :seqs ORDER BY seq"
@@ -70,8 +97,13 @@ class EventsTable:
 
     @property
     def claim_statement(self) -> sa.TextClause:
-        """The batch-claim query :meth:`fetch` runs (``:n`` rows, bodies past ``:hi``), for EXPLAIN."""
-        return self._select
+        """The batch-claim query from the start (``:n`` rows, bodies past ``:hi``), for EXPLAIN."""
+        return self._from_start[""]
+
+    @property
+    def claim_after_statement(self) -> sa.TextClause:
+        """The batch-claim query past what the relay holds (``:n`` rows after ``:hi``), for EXPLAIN."""
+        return self._after[""]
 
     def fetch(
         self,
@@ -79,26 +111,48 @@ class EventsTable:
         limit: int,
         partitions: int = 1,
         owned: frozenset[int] = frozenset(),
-        held: Callable[[int], bool] = lambda seq: False,
-        hi: int = 0,
+        pipeline: Holdings | None = None,
     ) -> list[Event]:
-        """The oldest ``limit`` committed events not ``held``, in order; with partitions, only ``owned`` ones.
+        """The oldest ``limit`` committed events the ``pipeline`` does not hold, in order.
 
-        Every row counts toward ``limit``, held or not. The relay holds every
-        event up to ``hi`` it has seen, so the bodies of rows up to ``hi`` are
-        read only for the few it has not: transactions that committed late.
+        With partitions, only events of ``owned`` ones. The pipeline holds the
+        events it has read up to ``highest()``, in order, so the claim usually
+        starts after them; it starts from the beginning only when rows up to
+        there are not all held (a transaction that committed late), and then
+        reads the bodies of those rows alone.
         """
-        params: dict[str, object] = {"n": limit, "hi": hi}
-        if partitions > 1:
+        held = pipeline.holding() if pipeline else 0
+        params: dict[str, object] = {"n": limit, "hi": pipeline.highest() if pipeline and held else 0}
+        mine = PARTITION_FILTER if partitions > 1 else ""
+        if mine:
             if not owned:
                 return []
             params.update(parts=partitions, owned=sorted(owned))
-        rows = conn.execute(self._select_parts if partitions > 1 else self._select, params).all()
-        late = [seq for seq, table, *_ in rows if table is None and not held(seq)]
-        if late:
-            rows = [*conn.execute(self._select_late, {"seqs": late}).all(), *rows]
+        rows = self._claim_after(conn, mine, params, pipeline) if pipeline and held else None
+        if rows is None:
+            rows = self._claim_from_start(conn, mine, params, limit, pipeline)
         conn.commit()
         return [Event(seq, t, k, b, (c or 0) / 1e6) for seq, t, k, b, c in rows if t is not None]
+
+    def _claim_after(
+        self, conn: Connection, mine: str, params: dict[str, object], pipeline: Holdings
+    ) -> list[Any] | None:
+        """Rows past what the pipeline holds; None when a late commit hides among the held ones."""
+        rows = conn.execute(self._after[mine], params).all()
+        if not rows or rows[0][0] != pipeline.holding():
+            return None
+        return [row[1:] for row in rows]
+
+    def _claim_from_start(
+        self, conn: Connection, mine: str, params: dict[str, object], limit: int, pipeline: Holdings | None
+    ) -> list[Any]:
+        """Rows from the start, held ones bare; bodies of rows up to ``:hi`` read only for those not held."""
+        held = pipeline.holding() if pipeline else 0
+        rows = list(conn.execute(self._from_start[mine], {**params, "n": limit + held}).all())
+        late = [seq for seq, table, *_ in rows if table is None and not (pipeline and pipeline.holds(seq))]
+        if late:
+            rows = [*conn.execute(self._select_late, {"seqs": late}).all(), *rows]
+        return rows
 
     def settle(
         self,

@@ -161,11 +161,10 @@ class Relay:
                 return 0
             events = self._events.fetch(
                 self._connection(),
-                self._batch_size + self._dispatcher.holding(),
+                self._batch_size,
                 self._lock.partitions,
                 self._lock.owned,
-                held=self._dispatcher.holds,
-                hi=self._dispatcher.highest(),
+                self._dispatcher,
             )
         except (sa.exc.DBAPIError, OutboxError) as exc:
             self.stats.db_errors += 1

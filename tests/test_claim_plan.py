@@ -30,10 +30,11 @@ def backlog(orders: Project) -> Project:
     return orders
 
 
-def _explain(project: Project, prefix: str) -> list[dict[str, Any]]:
-    claim = EventsTable("outbox_events").claim_statement
+def _explain(project: Project, prefix: str, after: int = 0) -> list[dict[str, Any]]:
+    table = EventsTable("outbox_events")
+    claim = table.claim_after_statement if after else table.claim_statement
     with project.engine.connect() as conn:
-        result = conn.execute(sa.text(f"{prefix} {claim.text}"), {"n": BATCH, "hi": 0})
+        result = conn.execute(sa.text(f"{prefix} {claim.text}"), {"n": BATCH, "hi": after})
         return [dict(row._mapping) for row in result]
 
 
@@ -56,3 +57,12 @@ def test_claim_reads_only_the_batch(backlog: Project) -> None:
 
     assert step["table"]["key"] == "PRIMARY"
     assert step["table"]["r_rows"] <= BATCH, "the claim read past its batch"
+
+
+def test_claim_past_what_the_relay_holds_walks_the_primary_key_on_both_ends(backlog: Project) -> None:
+    plans = _explain(backlog, "EXPLAIN", after=BACKLOG // 2)
+
+    assert len(plans) == 2, "the count of held rows and the claim after them"
+    for plan in plans:
+        assert plan["key"] == "PRIMARY" and plan["type"] == "range", plan
+        assert "filesort" not in (plan["Extra"] or "") and "temporary" not in (plan["Extra"] or "")

@@ -194,6 +194,29 @@ def test_an_events_table_named_with_percents_colons_and_backticks_relays(project
     assert project.scalar("SELECT COUNT(*) FROM `out%s``box \\:x 100%`") == 0
 
 
+class Holding:
+    """A pipeline that holds these seqs."""
+
+    def __init__(self, seqs: set[int]) -> None:
+        self.seqs = seqs
+
+    def holding(self) -> int:
+        return len(self.seqs)
+
+    def highest(self) -> int:
+        return max(self.seqs)
+
+    def holds(self, seq: int) -> bool:
+        return seq in self.seqs
+
+
+def test_the_claim_reads_past_what_the_relay_holds(orders: Project) -> None:
+    orders.sql("INSERT INTO orders (total) VALUES (1), (2), (3)")
+    with orders.engine.connect() as relay:
+        after = EventsTable("outbox_events").fetch(relay, 10, pipeline=Holding({1, 2}))
+    assert [e.seq for e in after] == [3]
+
+
 def test_a_late_commit_below_what_the_relay_holds_is_read_with_its_body(orders: Project) -> None:
     table = EventsTable("outbox_events")
     with orders.engine.connect() as late:
@@ -203,6 +226,6 @@ def test_a_late_commit_below_what_the_relay_holds_is_read_with_its_body(orders: 
             (first,) = table.fetch(relay, 10)
             assert first.seq == 2
             late.commit()
-            again = table.fetch(relay, 10, held=lambda seq: seq == 2, hi=2)
+            again = table.fetch(relay, 10, pipeline=Holding({2}))
     assert [(e.seq, e.table) for e in again] == [(1, "orders")]
     assert json.loads(again[0].body)["after"]["total"] == "1.00"

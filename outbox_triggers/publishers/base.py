@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Message:
     """An event on its way out: order number, source table, key hash, the body to send, and the native event.
 
     ``body`` is ``event`` itself for native destinations, else the event in
     the destination's envelope; ids and ordering keys are read from ``event``.
+    ``size`` is the body's size in bytes, as AWS counts it.
     """
 
     seq: int
@@ -26,16 +27,15 @@ class Message:
     key_hash: int
     body: str
     event: str = ""
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.body.encode("utf-8"))
 
     @property
     def native(self) -> str:
         """The native event JSON, as the trigger wrote it."""
         return self.event or self.body
-
-    @property
-    def size(self) -> int:
-        """The body's size in bytes, as AWS counts it."""
-        return len(self.body.encode("utf-8"))
 
 
 @dataclass
