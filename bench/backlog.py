@@ -4,9 +4,11 @@ The parent builds the backlog (single-statement INSERTs of 100,000 rows each,
 through the triggers) and starts ``python -m bench.backlog`` so the relay's
 memory is measured alone. The child:
 
-1. times the relay's batch-claim query (:meth:`EventsTable.fetch`, ``SELECT …
-   ORDER BY seq LIMIT n``) on the full backlog: the server's own time for the
-   statement (``SHOW PROFILES``) and the round trip as the relay sees it;
+1. times the relay's batch-claim query on the full backlog as a draining relay
+   runs it (:meth:`EventsTable.fetch` past a pipeline holding the oldest
+   batch: ``SELECT (SELECT COUNT(*) … WHERE seq <= :hi), … WHERE seq > :hi
+   ORDER BY seq LIMIT n``): the server's own time for the statement
+   (``SHOW PROFILES``) and the round trip as the relay sees it;
 2. drains with :class:`~outbox_triggers.relay.Relay` (defaults, null sink) until
    95% is gone, times the claim again on what is left (purge still running),
    once more when purge has caught up (a diagnostic, at most 10 s later), then
@@ -153,12 +155,15 @@ def measure_claims(engine: sa.Engine, batch_size: int, samples: int) -> tuple[li
     last_id = 0
     with engine.connect() as raw:
         conn = raw.execution_options(isolation_level="READ COMMITTED")
+        oldest = conn.exec_driver_sql(f"SELECT seq FROM {EVENTS} ORDER BY seq LIMIT {int(batch_size)}").all()
+        pipeline = HeldBatch({int(seq) for (seq,) in oldest})
+        conn.commit()
         conn.exec_driver_sql("SET SESSION profiling_history_size = 100")
         conn.exec_driver_sql("SET SESSION profiling = 1")
         for _ in range(math.ceil(samples / PROFILE_CHUNK)):
             for _ in range(PROFILE_CHUNK):
                 start = time.perf_counter()
-                events.fetch(conn, batch_size)
+                events.fetch(conn, batch_size, pipeline=pipeline)
                 client.append((time.perf_counter() - start) * 1000)
             for query_id, duration, query in conn.exec_driver_sql("SHOW PROFILES").all():
                 if query_id > last_id and str(query).lstrip().upper().startswith("SELECT"):
@@ -167,6 +172,25 @@ def measure_claims(engine: sa.Engine, batch_size: int, samples: int) -> tuple[li
         conn.exec_driver_sql("SET SESSION profiling = 0")
         conn.commit()
     return server, client
+
+
+@dataclass
+class HeldBatch:
+    """A relay pipeline holding the oldest batch, as while draining a backlog."""
+
+    seqs: set[int]
+
+    def holding(self) -> int:
+        """How many events it holds."""
+        return len(self.seqs)
+
+    def highest(self) -> int:
+        """The newest it holds."""
+        return max(self.seqs, default=0)
+
+    def holds(self, seq: int) -> bool:
+        """True if it holds ``seq``."""
+        return seq in self.seqs
 
 
 @dataclass
