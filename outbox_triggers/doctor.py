@@ -38,6 +38,10 @@ _TABLE = sa.text(
     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
 )
 _PROCESS = sa.text("SELECT USER, HOST FROM information_schema.PROCESSLIST WHERE ID = :id")
+_DEFINERS = sa.text(
+    "SELECT TRIGGER_NAME, DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"
+)
+_ACCOUNT = sa.text("SELECT 1 FROM mysql.user WHERE User = :user AND Host = :host")
 _ROUTINE_GRANT = re.compile(r"\sON\s+(FUNCTION|PROCEDURE|PACKAGE)\s", re.IGNORECASE)
 _MIN_MARIADB = (10, 2, 4)  # JSON_OBJECT (10.2.3) and ST_AsGeoJSON (10.2.4)
 _MIN_MYSQL = (5, 7, 8)  # JSON_OBJECT, JSON_EXTRACT
@@ -418,6 +422,35 @@ def relay_lock(conn: Connection, facts: Facts, events_table: str) -> Diagnosis:
     return Diagnosis("relay_lock", OK, f"no relay holds lock {name!r} right now, and no event is waiting")
 
 
+def trigger_definers(conn: Connection) -> list[Diagnosis]:
+    """Whether the account each installed trigger runs as still exists (a dropped one fails every write)."""
+    definers: dict[str, list[str]] = {}
+    for name, definer in conn.execute(_DEFINERS):
+        if identifiers.is_toolkit_trigger(name):
+            definers.setdefault(str(definer), []).append(name)
+    return [_definer(conn, definer, names) for definer, names in sorted(definers.items())]
+
+
+def _definer(conn: Connection, definer: str, triggers: list[str]) -> Diagnosis:
+    user, _, host = definer.rpartition("@")
+    try:
+        exists = conn.execute(_ACCOUNT, {"user": user, "host": host}).first() is not None
+    except sa.exc.DBAPIError as exc:
+        if database.error_code(exc) not in _NO_ACCESS:
+            raise
+        conn.rollback()
+        return Diagnosis("trigger_definer", WARN, f"cannot read mysql.user to check that {definer} exists")
+    if exists:
+        return Diagnosis("trigger_definer", OK, f"{len(triggers)} trigger(s) run as {definer}, which exists")
+    return Diagnosis(
+        "trigger_definer",
+        FAIL,
+        f"{len(triggers)} trigger(s) run as {definer}, which does not exist: every write to their tables "
+        f"fails with error 1449 (e.g. {triggers[0]})",
+        f"create the account {definer} again, or run `outbox-triggers render`'s DDL as an existing account",
+    )
+
+
 def _backlog(conn: Connection, events_table: str) -> int:
     if conn.execute(_TABLE, {"t": events_table}).first() is None:
         return 0
@@ -431,6 +464,7 @@ def run(conn: Connection, spec: Spec, relay_user: str | None = None) -> Report:
     found = [server(facts), *privileges(facts, [t.name for t in spec.tables], spec.events_table)]
     found += [*binlog(facts), *sql_mode(facts), auto_increment(facts)]
     found += events_table(conn, spec, facts.flavor)
+    found += trigger_definers(conn)
     if relay_user:
         found.append(relay_account(conn, facts, relay_user, spec.events_table))
     found.append(relay_lock(conn, facts, spec.events_table))

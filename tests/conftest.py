@@ -201,3 +201,10 @@ def orders(project: Project) -> Project:
     project.write_spec(ORDERS_SPEC)
     project.migrate()
     return project
+
+
+@pytest.fixture
+def live(orders: Project, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """``orders`` tracked, events routed to a fresh moto SQS queue."""
+    monkeypatch.setenv("QUEUE_URL", queue_url)
+    return orders

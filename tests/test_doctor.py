@@ -142,3 +142,21 @@ def test_server_facts_of_this_mariadb(tracked: Project) -> None:
         "events_table",
         "relay_lock",
     } <= set(statuses(report))
+
+
+def test_triggers_whose_definer_was_dropped_are_a_blocker(tracked: Project) -> None:
+    tracked.migrate()
+    assert statuses(commands.doctor(tracked.spec_path, tracked.url))["trigger_definer"] == ["ok"]
+    ghost = f"ghost_{secrets.token_hex(4)}"
+    tracked.sql(
+        "DROP TRIGGER IF EXISTS outbox_ad_orders_0000000000",
+        f"CREATE DEFINER = '{ghost}'@'localhost' TRIGGER outbox_ad_orders_0000000000 "
+        "AFTER DELETE ON orders FOR EACH ROW SET @ignored = 1",
+    )
+    try:
+        report = commands.doctor(tracked.spec_path, tracked.url)
+    finally:
+        tracked.sql("DROP TRIGGER outbox_ad_orders_0000000000")
+    assert not report.ok and statuses(report)["trigger_definer"] == ["fail", "ok"]
+    assert f"run as {ghost}@localhost, which does not exist" in report.as_text()
+    assert "error 1449" in report.as_text()

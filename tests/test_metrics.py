@@ -20,19 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from outbox_triggers import local_server, lock
 from outbox_triggers.metrics import EXACT_COUNT_BELOW, Backlog
 
-from .conftest import ORDERS, ORDERS_SPEC, Project, wait_for
+from .conftest import Project, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def live(project: Project, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """``orders`` tracked, events routed to a fresh moto SQS queue."""
-    monkeypatch.setenv("QUEUE_URL", queue_url)
-    project.sql(ORDERS)
-    project.write_spec(ORDERS_SPEC)
-    project.migrate()
-    return project
 
 
 def _relay(project: Project, *args: str, stderr: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:

@@ -25,16 +25,6 @@ from .conftest import ORDERS, ORDERS_SPEC, Project, drain_queue, wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def live(project: Project, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """``orders`` tracked, events routed to a fresh moto SQS queue."""
-    monkeypatch.setenv("QUEUE_URL", queue_url)
-    project.sql(ORDERS)
-    project.write_spec(ORDERS_SPEC)
-    project.migrate()
-    return project
-
-
 def test_relay_delivers_to_sqs_then_deletes(live: Project, sqs: Any, queue_url: str) -> None:
     live.sql("INSERT INTO orders (total) VALUES (1), (2), (3)", "UPDATE orders SET status = 'paid'")
     live.sql("DELETE FROM orders WHERE id = 2")
