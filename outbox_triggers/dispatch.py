@@ -22,18 +22,20 @@ another destination retries.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from outbox_triggers import envelopes
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message, Publisher, PublishResult
 
+log = logging.getLogger(__name__)
 DEFAULT_MAX_IN_FLIGHT = 16
 MAX_BACKOFF_S = 30.0
 MAX_REMEMBERED = 100_000
@@ -261,7 +263,9 @@ class Dispatcher:
             return dict(self._unrouted)
 
     def close(self) -> None:
-        """Stop the request threads (after the requests in flight return)."""
+        """Start nothing new, and stop the request threads once the requests in flight return."""
+        with self._lock:
+            self._sending = False
         self._pool.shutdown(wait=True)
 
     def _add(self, event: Event) -> None:
@@ -291,7 +295,7 @@ class Dispatcher:
     def _send(self) -> None:
         """Start requests, up to ``max_in_flight``, each on a request thread."""
         while (work := self._next()) is not None:
-            self._pool.submit(self._request, *work)
+            self._pool.submit(self._request, *work).add_done_callback(_report_crash)
 
     def _next(self) -> tuple[_Destination, list[Message]] | None:
         """The next request to send, from the destinations in turn; None when none may send now."""
@@ -320,10 +324,12 @@ class Dispatcher:
             except Exception as exc:  # a publisher's bug must not lose the messages
                 outcome = PublishResult(failed={m.seq: f"{type(exc).__name__}: {exc}" for m in request})
             with self._lock:
-                self._returned(destination, request, outcome)
-                work = self._next()
-                self._send()
-                self._lock.notify_all()
+                try:
+                    self._returned(destination, request, outcome)
+                    work = self._next()
+                    self._send()
+                finally:
+                    self._lock.notify_all()
 
     def _returned(self, destination: _Destination, request: list[Message], outcome: PublishResult) -> None:
         self._in_flight -= 1
@@ -383,6 +389,12 @@ class Dispatcher:
         if shape is None:
             return Message(event.seq, event.table, event.key_hash, event.body)
         return Message(event.seq, event.table, event.key_hash, shape(event.body), event.body)
+
+
+def _report_crash(future: Future[None]) -> None:
+    """Log a request thread that died of a bug, which would otherwise vanish with its future."""
+    if not future.cancelled() and future.exception() is not None:
+        log.error("a request thread failed; the relay may stall", exc_info=future.exception())
 
 
 def _oversize(message: Message, publisher: Publisher) -> str:

@@ -164,7 +164,7 @@ class RelayMetrics:
         )
         self.batch_seconds = Histogram(
             "outbox_batch_duration_seconds",
-            "Publish and delete time of a batch",
+            "Time from one delete of delivered events to the next",
             buckets=BATCH_BUCKETS,
             registry=r,
         )

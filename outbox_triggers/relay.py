@@ -56,7 +56,7 @@ class RelayObserver(Protocol):
         """The relay took (True) or lost/released (False) its lock."""
 
     def batch_done(self, events: Sequence[Event], result: PublishResult, seconds: float) -> None:
-        """A batch was published and its accepted events deleted; ``seconds`` is publish + delete time."""
+        """Finished events were deleted or dead-lettered; ``seconds`` since the previous such delete."""
 
     def idle(self) -> None:
         """A read found nothing to relay."""
