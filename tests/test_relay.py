@@ -216,6 +216,41 @@ def test_a_late_commit_below_what_the_relay_holds_is_read_with_its_body(orders: 
             (first,) = table.fetch(relay, 10)
             assert first.seq == 2
             late.commit()
+            orders.sql("INSERT INTO orders (total) VALUES (3)")  # seq 3, past what the relay holds
             again = table.fetch(relay, 10, pipeline=Holding({2}))
-    assert [(e.seq, e.table) for e in again] == [(1, "orders")]
+    assert [(e.seq, e.table) for e in again] == [(1, "orders"), (3, "orders")]
     assert json.loads(again[0].body)["after"]["total"] == "1.00"
+
+
+def test_a_late_commit_is_published_before_the_next_change_to_its_row(orders: Project) -> None:
+    orders.sql("INSERT INTO orders (id, total) VALUES (1, 1), (2, 2)", "DELETE FROM outbox_events")
+    gate, sent = threading.Event(), []
+
+    def hold_order_2(messages: Sequence[Message]) -> None:
+        sent.extend(json.loads(m.body) for m in messages)
+        if any(json.loads(m.body)["key"] == {"id": 2} for m in messages):
+            gate.wait(10)  # order 2's event stays in flight, so the relay reads past it
+
+    relay = Relay(
+        orders.engine,
+        "outbox_events",
+        {"orders": [StubPublisher("default", on_send=hold_order_2)]},
+        batch_size=10,
+        poll_interval=0.01,
+    )
+    thread = threading.Thread(target=relay.run)
+    with orders.engine.connect() as late:
+        late.exec_driver_sql("UPDATE orders SET status = 'late' WHERE id = 1")  # gets its seq now
+        orders.sql("UPDATE orders SET status = 'held' WHERE id = 2")
+        thread.start()
+        try:
+            wait_for(lambda: sent, what="order 2's event in flight")
+            late.commit()  # commits below the event the relay holds
+            orders.sql("UPDATE orders SET status = 'next' WHERE id = 1")
+            wait_for(lambda: len(sent) >= 3, what="the late event and the next one")
+        finally:
+            gate.set()
+            relay.request_stop()
+            thread.join(10)
+    order_1 = [e["after"]["status"] for e in sent if e["key"] == {"id": 1}]
+    assert order_1 == ["late", "next"]
