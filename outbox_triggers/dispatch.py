@@ -26,7 +26,7 @@ import logging
 import random
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -69,7 +69,8 @@ class _Destination:
         self.name = publisher.name
         self.ordered = bool(getattr(publisher, "ordered", False))
         self.queues: dict[int, deque[Message]] = {}
-        self.ready: dict[int, None] = {}
+        # an OrderedDict, not a dict: taking from the front of a plain dict rescans the deleted slots
+        self.ready: OrderedDict[int, None] = OrderedDict()
         self.busy: set[int] = set()
         self.sending: set[int] = set()
         self.failures = 0
@@ -271,7 +272,8 @@ class Dispatcher:
     def _add(self, event: Event) -> None:
         seq = event.seq
         self._events[seq] = event
-        self._highest = max(self._highest, seq)
+        if seq > self._highest:
+            self._highest = seq
         publishers, names = self._route(event.table)
         if not publishers:
             self._unrouted[seq] = self._failed[seq] = f"no destination routes table {event.table!r}"
@@ -380,8 +382,10 @@ class Dispatcher:
     def _forget(self, seq: int) -> None:
         self._events.pop(seq, None)
         self._waiting.pop(seq, None)
-        self._dead.pop(seq, None)
-        self._unrouted.pop(seq, None)
+        if self._dead:
+            self._dead.pop(seq, None)
+        if self._unrouted:
+            self._unrouted.pop(seq, None)
 
     def _message(self, publisher: Publisher, event: Event) -> Message:
         """The event as this publisher sends it: native bytes untouched, or re-enveloped."""
