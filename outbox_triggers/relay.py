@@ -194,10 +194,12 @@ class Relay:
 
     def _collect(self, timeout: float) -> Finished:
         """What finished, waiting up to ``timeout`` for a request (or a destination's backoff)."""
+        finished = self._dispatcher.collect()  # also starts what may start now, e.g. after a backoff
         if not self._dispatcher.in_flight():
             resume = self._dispatcher.backing_off()
             self._stop.wait(timeout if resume is None else min(timeout, resume))
-        return self._dispatcher.collect(timeout)
+        finished.fold(self._dispatcher.collect(timeout))
+        return finished
 
     def _record(self, finished: Finished) -> None:
         """Count what finished and queue it for deletion; log failures."""
