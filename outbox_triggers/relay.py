@@ -220,6 +220,15 @@ class Relay:
             log.error(
                 "event %s dead-lettered (destination %r): %s", seq, finished.rejected_by.get(seq), reason
             )
+        if result.failed and not self._unsettled:
+            self._report()  # nothing to delete: report the failed attempts now, not at the next delete
+
+    def _report(self) -> None:
+        """Tell the observers what finished (and failed) since the last report."""
+        finished, self._finished = self._finished, Finished()
+        now = time.monotonic()
+        self._notify("batch_done", finished.events, finished.result, now - self._settled_at)
+        self._settled_at = now
 
     def _settle(self) -> bool:
         """Delete what every destination accepted and dead-letter what one rejected, in one transaction.
@@ -238,12 +247,9 @@ class Relay:
             log.error("recording delivered events failed (retrying; a crash now resends them): %s", exc.orig)
             self._drop_connection()
             return False
-        finished, self._finished = self._finished, Finished()
         self._unsettled.clear()
         self.stats.batches += 1
-        now = time.monotonic()
-        self._notify("batch_done", finished.events, finished.result, now - self._settled_at)
-        self._settled_at = now
+        self._report()
         return True
 
     def _once_over(self, read: int) -> bool:

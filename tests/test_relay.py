@@ -254,3 +254,40 @@ def test_a_late_commit_is_published_before_the_next_change_to_its_row(orders: Pr
             thread.join(10)
     order_1 = [e["after"]["status"] for e in sent if e["key"] == {"id": 1}]
     assert order_1 == ["late", "next"]
+
+
+class Reports:
+    """A relay observer that keeps what each report said failed."""
+
+    def __init__(self) -> None:
+        self.failed: list[int] = []
+
+    def lock_changed(self, held: bool, name: str) -> None:
+        pass
+
+    def batch_done(self, events: Sequence[Any], result: PublishResult, seconds: float) -> None:
+        self.failed.append(len(result.failed))
+
+    def idle(self) -> None:
+        pass
+
+
+def test_a_destination_that_is_down_is_reported_on_every_retry_round(orders: Project) -> None:
+    orders.sql("INSERT INTO orders (total) SELECT seq FROM seq_1_to_10")
+    down, reports = StubPublisher("default", reject=lambda m: "503 Service Unavailable"), Reports()
+    relay = Relay(
+        orders.engine,
+        "outbox_events",
+        {"orders": [down]},
+        batch_size=2,
+        poll_interval=0.01,
+        observers=[reports],
+    )
+    thread = threading.Thread(target=relay.run)
+    thread.start()
+    try:
+        wait_for(lambda: len([n for n in reports.failed if n]) >= 2, what="two reported retry rounds")
+    finally:
+        relay.request_stop()
+        thread.join(10)
+    assert orders.scalar("SELECT COUNT(*) FROM outbox_events") == 10, "nothing is deleted while it fails"
