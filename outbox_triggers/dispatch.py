@@ -134,11 +134,6 @@ class _Destination:
         if key in self.queues:
             self.queues[key] = deque(m for m in self.queues[key] if m.seq != seq)
 
-    def queued(self) -> Iterable[Message]:
-        """Every message waiting to be sent."""
-        for messages in self.queues.values():
-            yield from messages
-
     def clear(self) -> None:
         """Drop every queued message; keys in flight stay busy until their requests return."""
         for key in [k for k in self.queues if k not in self.busy]:

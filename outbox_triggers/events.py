@@ -128,27 +128,26 @@ class EventsTable:
             if not owned:
                 return []
             params.update(parts=partitions, owned=sorted(owned))
-        rows = self._claim_after(conn, mine, params, pipeline) if pipeline and held else None
+        rows = self._claim_after(conn, mine, params, held) if held else None
         if rows is None:
-            rows = self._claim_from_start(conn, mine, params, limit, pipeline)
+            rows = self._claim_from_start(conn, mine, {**params, "n": limit + held}, pipeline)
         conn.commit()
         return [Event(seq, t, k, b, (c or 0) / 1e6) for seq, t, k, b, c in rows if t is not None]
 
     def _claim_after(
-        self, conn: Connection, mine: str, params: dict[str, object], pipeline: Holdings
+        self, conn: Connection, mine: str, params: dict[str, object], held: int
     ) -> list[Any] | None:
-        """Rows past what the pipeline holds; None when a late commit hides among the held ones."""
+        """Rows past the ``held`` ones the pipeline holds; None when a late commit hides among those."""
         rows = conn.execute(self._after[mine], params).all()
-        if not rows or rows[0][0] != pipeline.holding():
+        if not rows or rows[0][0] != held:
             return None
         return [row[1:] for row in rows]
 
     def _claim_from_start(
-        self, conn: Connection, mine: str, params: dict[str, object], limit: int, pipeline: Holdings | None
+        self, conn: Connection, mine: str, params: dict[str, object], pipeline: Holdings | None
     ) -> list[Any]:
         """Rows from the start, held ones bare; bodies of rows up to ``:hi`` read only for those not held."""
-        held = pipeline.holding() if pipeline else 0
-        rows = list(conn.execute(self._from_start[mine], {**params, "n": limit + held}).all())
+        rows = list(conn.execute(self._from_start[mine], params).all())
         late = [seq for seq, table, *_ in rows if table is None and not (pipeline and pipeline.holds(seq))]
         if late:
             rows = [*conn.execute(self._select_late, {"seqs": late}).all(), *rows]

@@ -9,9 +9,10 @@ destination while the relay reads the next events and deletes, by exact
 pipeline, behind an exponential, jittered backoff; the pipeline holds at most
 two batches, so a destination that is down costs no memory.
 
-Each read takes the oldest events not already in the pipeline, from the
-start of the table: a transaction that commits late is picked up in ``seq``
-order, so a key's events are never read out of order.
+Each read takes the oldest events not already in the pipeline. It starts
+after the newest one held, unless a count in the same statement shows a
+transaction committed late below it; then it starts from the beginning of the
+table, so a key's events are never read out of order.
 
 Polling adapts: after a full batch it reads again at once; when the table is
 empty it waits 1 ms, then doubles the wait up to ``poll_interval``.
@@ -171,9 +172,9 @@ class Relay:
             log.error("reading events failed: %s", _describe(exc, self._engine))
             self._drop_connection()
             return None
-        fresh = [e for e in events if high is None or e.seq <= high]
-        self._dispatcher.add(fresh[: self._batch_size])
-        return len(fresh[: self._batch_size])
+        fresh = [e for e in events if high is None or e.seq <= high][: self._batch_size]
+        self._dispatcher.add(fresh)
+        return len(fresh)
 
     def _keep_lock(self) -> bool:
         """True while this relay may read; drains the pipeline first when partitions are due to rebalance."""
