@@ -88,7 +88,7 @@ def _session(spec_path: str | Path, database_url: str | None) -> Iterator[tuple[
 def plan(spec: Spec, conn: Connection, flavor: str | None = None) -> Plan:
     """Join ``spec`` with the live schema and render it; nothing is written."""
     shapes = introspect.shapes(conn, [t.name for t in spec.tables])
-    capture = model.build(spec, shapes)
+    capture = model.build(spec, shapes, introspect.max_allowed_packet(conn))
     _check_conditions(conn, capture)
     chosen = flavor or database.flavor(conn)
     conn.commit()

@@ -15,19 +15,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from outbox_triggers import identifiers
+from outbox_triggers import identifiers, trigger_session
 from outbox_triggers.model import CascadingKey, Column, TableShape
 
 _COLUMNS = sa.text(
-    "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, DATETIME_PRECISION, NUMERIC_SCALE, IS_NULLABLE "
-    "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table "
-    "ORDER BY ORDINAL_POSITION"
+    "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.DATETIME_PRECISION, c.NUMERIC_SCALE, c.IS_NULLABLE, "
+    "c.CHARACTER_SET_NAME, cs.MAXLEN, LEAST(c.CHARACTER_MAXIMUM_LENGTH, c.CHARACTER_OCTET_LENGTH), "
+    "c.CHARACTER_OCTET_LENGTH, c.NUMERIC_PRECISION, c.EXTRA "
+    "FROM information_schema.COLUMNS c LEFT JOIN information_schema.CHARACTER_SETS cs "
+    "ON cs.CHARACTER_SET_NAME = c.CHARACTER_SET_NAME "
+    "WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = :table ORDER BY c.ORDINAL_POSITION"
 )
 _JSON_CHECKS = sa.text(
     "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
     "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = :table"
 )
-_MEMBER = re.compile(r"'((?:[^']|'')*)'")
+_MEMBER = re.compile(r"'((?:[^'\\]|\\.|'')*)'")
+_UNESCAPE = {"0": "\x00", "Z": "\x1a", "n": "\n", "r": "\r", "t": "\t", "b": "\b"}
+_TEXT_WIDTH = {"inet6": 39, "inet4": 15, "uuid": 36}
+"""Characters in the text form of MariaDB's address and UUID types, which information_schema leaves out."""
+_AUTO_UPDATED = re.compile(r"\bon update current_timestamp\b", re.IGNORECASE)
 _KINDS = {
     **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "integer", "bigint"), "integer"),
     **dict.fromkeys(("decimal", "numeric"), "decimal"),
@@ -58,6 +65,11 @@ _KINDS = {
     "year": "year",
     "json": "json",
 }
+
+
+def max_allowed_packet(conn: Connection) -> int:
+    """The server's ``max_allowed_packet``: what a new session may build and send."""
+    return int(conn.exec_driver_sql("SELECT @@GLOBAL.max_allowed_packet").scalar() or 0)
 
 
 def existing_tables(conn: Connection) -> set[str]:
@@ -101,11 +113,23 @@ def _cascades(foreign_keys: list[Any]) -> tuple[CascadingKey, ...]:
 
 
 def _column(row: sa.Row[Any], json_columns: set[str]) -> Column:
-    name, data_type, column_type, fsp, scale, nullable = tuple(row)
-    kind = "json" if name in json_columns else _KINDS.get(data_type.lower(), "string")
-    members = (
-        tuple(m.replace("''", "'") for m in _MEMBER.findall(column_type)) if kind in ("enum", "set") else ()
-    )
+    (
+        name,
+        data_type,
+        column_type,
+        fsp,
+        scale,
+        nullable,
+        charset,
+        char_bytes,
+        chars,
+        octets,
+        precision,
+        extra,
+    ) = tuple(row)
+    data_type = str(data_type).lower()
+    kind = "json" if name in json_columns else _KINDS.get(data_type, "string")
+    members = tuple(_members(column_type)) if kind in ("enum", "set") else ()
     return Column(
         name,
         kind,
@@ -114,7 +138,28 @@ def _column(row: sa.Row[Any], json_columns: set[str]) -> Column:
         scale=int(scale or 0),
         members=members,
         nullable=nullable == "YES",
+        charset=charset,
+        char_bytes=int(char_bytes or 1),
+        max_chars=_max_chars(kind, data_type, chars),
+        max_bytes=None if octets is None else int(octets),
+        precision=int(precision or 0),
+        zerofill="zerofill" in str(column_type).lower(),
+        auto_updated=bool(_AUTO_UPDATED.search(str(extra or ""))),
     )
+
+
+def _max_chars(kind: str, data_type: str, chars: Any) -> int | None:
+    if chars is not None:
+        return int(chars)
+    return _TEXT_WIDTH.get(data_type) if kind == "string" else None
+
+
+def _members(column_type: str) -> list[str]:
+    """ENUM/SET members as information_schema writes them: quotes doubled, backslashes escaped."""
+    return [
+        re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(1)), m.replace("''", "'"))
+        for m in _MEMBER.findall(column_type)
+    ]
 
 
 def _mariadb_json_columns(conn: Connection, table: str) -> set[str]:
@@ -130,8 +175,9 @@ def _mariadb_json_columns(conn: Connection, table: str) -> set[str]:
 def condition_problem(conn: Connection, table: str, operation: str, condition: str) -> str | None:
     """Why ``condition`` cannot guard ``operation``'s trigger on ``table``, or None if it can.
 
-    The server parses it against the real table, aliased as NEW and OLD, so a
-    typo fails here and not half-way through a migration.
+    The server parses it against the real table, aliased as NEW and OLD, in
+    the session context the trigger will run in, so a typo fails here and not
+    half-way through a migration.
     """
     absent = {"insert": "OLD", "delete": "NEW"}.get(operation)
     if absent and re.search(rf"\b{absent}\s*\.", condition, re.IGNORECASE):
@@ -139,7 +185,7 @@ def condition_problem(conn: Connection, table: str, operation: str, condition: s
     quoted = identifiers.quote(table)
     probe = f"SELECT 1 FROM {quoted} AS NEW, {quoted} AS OLD WHERE ({condition}) LIMIT 0"  # noqa: S608
     try:
-        with conn.begin_nested():
+        with trigger_session.pinned(conn), conn.begin_nested():
             conn.exec_driver_sql(probe, execution_options={"no_parameters": True})
     except sa.exc.DBAPIError as exc:
         return f"the server rejects it: {exc.orig.args[-1] if exc.orig is not None else exc}"

@@ -11,9 +11,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from outbox_triggers import identifiers
+from outbox_triggers import event_size, identifiers
 from outbox_triggers.errors import IdentifierError, SchemaMismatchError
+from outbox_triggers.event_size import Sizing, Value
 from outbox_triggers.spec import Spec, TableSpec
+
+DEFAULT_PACKET = 16 * 1024 * 1024
+"""MariaDB's default ``max_allowed_packet``, assumed where no server was asked."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,18 @@ class Column:
     scale: int = 0
     members: tuple[str, ...] = ()
     nullable: bool = True
+    charset: str | None = None
+    char_bytes: int = 1
+    max_chars: int | None = None
+    max_bytes: int | None = None
+    precision: int = 0
+    zerofill: bool = False
+    auto_updated: bool = False
+
+    @property
+    def bound(self) -> int | None:
+        """The most bytes of JSON text one value can become (None: unbounded)."""
+        return event_size.value_bound(self.kind, self.precision, self.members, self.max_chars, self.max_bytes)
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,7 @@ class Capture:
     event_types: Mapping[str, str] = field(default_factory=dict)
     aggregate_type: str = ""
     aggregate_id: Column | None = None
+    max_event_bytes: int = event_size.MIB - event_size.ENVELOPE_HEADROOM
 
     @property
     def triggers(self) -> tuple[Trigger, ...]:
@@ -91,8 +108,13 @@ class Capture:
 
     @property
     def watched(self) -> tuple[Column, ...]:
-        """Captured columns whose change makes an UPDATE worth an event."""
-        return tuple(c for c in self.columns if c.name not in self.ignore_columns)
+        """Captured columns whose change makes an UPDATE worth an event.
+
+        Not ``ignore_columns``, and not ON UPDATE CURRENT_TIMESTAMP columns: the
+        server sets those on every matched row, even when the UPDATE changes
+        nothing else (0 rows affected), so a change to them alone is no change.
+        """
+        return tuple(c for c in self.columns if c.name not in self.ignore_columns and not c.auto_updated)
 
     @property
     def version(self) -> str:
@@ -104,9 +126,42 @@ class Capture:
         )
         return hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()[:10]
 
+    def column(self, name: str) -> Column:
+        """The captured column called ``name``."""
+        return next(c for c in self.columns if c.name == name)
+
     def event_type(self, operation: str) -> str:
         """The event type carried for ``operation``."""
         return self.event_types.get(operation, operation)
+
+    def images(self, operation: str) -> tuple[tuple[str, str], ...]:
+        """The (image, row) pairs an event of ``operation`` carries values for, new row first."""
+        after = () if operation == "delete" else (("after", "NEW"),)
+        has_before = operation == "delete" or (operation == "update" and self.before_image != "none")
+        return after + ((("before", "OLD"),) if has_before else ())
+
+    def sizing(self, operation: str) -> Sizing:
+        """Which values the ``operation`` trigger measures per row to keep its event within the limit."""
+        values = [
+            Value(image, row, c.name, c.kind, c.bound)
+            for image, row in self.images(operation)
+            for c in self.columns
+        ]
+        fixed = self._fixed_bytes(operation, values)
+        return event_size.plan(self.max_event_bytes, fixed, values, [c.name for c in self.key])
+
+    def _fixed_bytes(self, operation: str, values: list[Value]) -> int:
+        """Everything in an event but the image values: envelope, key, aggregate id, names, ``omitted``."""
+        head = {"table": self.table, "op": operation, "event_type": self.event_type(operation)}
+        key = event_size.object_bytes([c.name for c in self.key], [c.bound or 0 for c in self.key])
+        aggregate = self.aggregate_id or (self.key[0] if len(self.key) == 1 else None)
+        images = [[c.name for c in self.columns] for _ in self.images(operation)]
+        return event_size.envelope_bytes(
+            {**head, "aggregate_type": self.aggregate_type},
+            key + ((aggregate.bound or 0) if aggregate else key),
+            images,
+            [v.column for v in values],
+        )
 
 
 @dataclass(frozen=True)
@@ -117,13 +172,67 @@ class Model:
     captures: tuple[Capture, ...]
 
 
-def build(spec: Spec, shapes: Mapping[str, TableShape]) -> Model:
-    """Join the spec with live shapes, or raise listing every mismatch."""
+def build(spec: Spec, shapes: Mapping[str, TableShape], packet: int = DEFAULT_PACKET) -> Model:
+    """Join the spec with live shapes, or raise listing every mismatch and every table unsafe to capture.
+
+    ``packet`` is the server's ``max_allowed_packet``: no event may outgrow what it can build.
+    """
     identifiers.check(spec.events_table, "events_table")
     problems = [p for t in spec.tables for p in _problems(t, shapes.get(t.name))]
+    _raise(problems)
+    captures = tuple(_capture(t, shapes[t.name], _limit(spec, t, packet)) for t in spec.tables)
+    _raise([p for c, t in zip(captures, spec.tables, strict=True) for p in _safety_problems(c, t, packet)])
+    return Model(spec.events_table, captures)
+
+
+def _raise(problems: list[str]) -> None:
     if problems:
         raise SchemaMismatchError("the spec does not match the database:\n  " + "\n  ".join(problems))
-    return Model(spec.events_table, tuple(_capture(t, shapes[t.name]) for t in spec.tables))
+
+
+def _limit(spec: Spec, table: TableSpec, packet: int) -> int:
+    if table.max_event_bytes is not None:
+        return table.max_event_bytes
+    destinations = [spec.destinations[d] for d in table.destinations if d in spec.destinations]
+    return event_size.default_limit([(d.type, d.options) for d in destinations], packet)
+
+
+def _safety_problems(capture: Capture, table: TableSpec, packet: int) -> list[str]:
+    """Why a trigger for this capture could fail a write or write an event no one can publish."""
+    where = f"tables.{capture.table}"
+    problems = [
+        f"{where}: {role} column {c.name!r} ({c.sql_type}) can hold values too large for every event to "
+        f"carry it: choose {fix}"
+        for role, fix, columns in (
+            ("key", "key_columns of bounded size (not TEXT, BLOB or JSON)", capture.key),
+            (
+                "aggregate_id",
+                "a bounded aggregate_id column",
+                (capture.aggregate_id,) if capture.aggregate_id else (),
+            ),
+        )
+        for c in columns
+        if c.bound is None or c.bound > event_size.KEY_LIMIT
+    ]
+    if capture.max_event_bytes > event_size.packet_limit(packet):
+        problems.append(
+            f"{where}.max_event_bytes: {capture.max_event_bytes} bytes is more than this server can build "
+            f"(max_allowed_packet is {packet}, so at most {event_size.packet_limit(packet)}): lower it, "
+            "or raise max_allowed_packet"
+        )
+    return problems or _sizing_problems(capture, where)
+
+
+def _sizing_problems(capture: Capture, where: str) -> list[str]:
+    for operation in capture.operations:
+        try:
+            capture.sizing(operation)
+        except event_size.TooLarge as exc:
+            return [
+                f"{where}: an {operation} event {exc} even with every large value left out, more than "
+                f"max_event_bytes ({capture.max_event_bytes}): exclude columns, or raise max_event_bytes"
+            ]
+    return []
 
 
 def _problems(table: TableSpec, shape: TableShape | None) -> list[str]:
@@ -194,7 +303,7 @@ def _name_problem(name: str, what: str) -> str | None:
     return None
 
 
-def _capture(table: TableSpec, shape: TableShape) -> Capture:
+def _capture(table: TableSpec, shape: TableShape, limit: int) -> Capture:
     if table.columns:
         columns = tuple(c for c in shape.columns if c.name in table.columns)
     else:
@@ -212,4 +321,5 @@ def _capture(table: TableSpec, shape: TableShape) -> Capture:
         event_types=table.event_types,
         aggregate_type=table.aggregate_type or table.name,
         aggregate_id=shape.column(table.aggregate_id) if table.aggregate_id else None,
+        max_event_bytes=limit,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from outbox_triggers import identifiers
+from outbox_triggers import event_size, identifiers, trigger_session
 from outbox_triggers.errors import RenderError
 from outbox_triggers.model import Capture, Model, Trigger
 
@@ -72,6 +72,8 @@ def _environment(directory: Path) -> jinja2.Environment:
     env.filters["ident"] = identifiers.quote
     env.filters["lit"] = identifiers.literal
     env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
+    env.globals["growth"] = event_size.growth
+    env.globals["chunk"] = event_size.BASE64_CHUNK_BYTES
     return env
 
 
@@ -112,6 +114,7 @@ def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str
 def script(rendered: Rendered, delimiter: str = "$$") -> str:
     """The rendered DDL as one script the ``mysql`` client can run."""
     parts = [rendered.events_table_sql + ";", *(sql + ";" for _, sql in rendered.support)]
+    parts += [f"{statement};" for statement in trigger_session.PIN]
     for trig in rendered.triggers:
         parts.append(f"DROP TRIGGER IF EXISTS {identifiers.quote(trig.name)};")
         parts.append(f"DELIMITER {delimiter}\n{trig.sql}{delimiter}\nDELIMITER ;")

@@ -28,6 +28,8 @@ DEFAULT_SPEC_PATH = "outbox.yaml"
 DEFAULT_EVENTS_TABLE = "outbox_events"
 DEFAULT_DESTINATION = "default"
 OPERATIONS = ("insert", "update", "delete")
+MIN_EVENT_BYTES = 4096
+MAX_EVENT_BYTES = 64 * 1024 * 1024
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -50,6 +52,7 @@ class TableSpec:
     key_columns: tuple[str, ...] = ()
     acknowledge_fk_cascades: bool = False
     destinations: tuple[str, ...] = (DEFAULT_DESTINATION,)
+    max_event_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,12 @@ def _table_problems(name: str, table: dict[str, Any]) -> list[str]:
     ]
     if "columns" in table and "exclude_columns" in table:
         problems.append(f"{format_path(where)}: give either columns or exclude_columns, not both")
+    size = _bytes(table.get("max_event_bytes"))
+    if size is not None and not MIN_EVENT_BYTES <= size <= MAX_EVENT_BYTES:
+        problems.append(
+            f"{format_path([*where, 'max_event_bytes'])}: {size} bytes is outside "
+            f"{MIN_EVENT_BYTES}..{MAX_EVENT_BYTES}"
+        )
     when = table.get("when", {})
     for op, condition in ({"": when} if isinstance(when, str) else when).items():
         if ";" in condition:
@@ -339,7 +348,16 @@ def _build_table(name: str, body: dict[str, Any]) -> TableSpec:
         key_columns=tuple(body.get("key_columns", ())),
         acknowledge_fk_cascades=bool(body.get("acknowledge_fk_cascades", False)),
         destinations=(targets,) if isinstance(targets, str) else tuple(targets),
+        max_event_bytes=_bytes(body.get("max_event_bytes")),
     )
+
+
+def _bytes(size: Any) -> int | None:
+    """``4096`` or ``"512KiB"``/``"1 MiB"`` → bytes; None stays None."""
+    if size is None or isinstance(size, int):
+        return size
+    number, unit = re.fullmatch(r"([0-9]+) ?(KiB|MiB)", str(size)).groups()  # type: ignore[union-attr]
+    return int(number) * {"KiB": 1024, "MiB": 1024 * 1024}[unit]
 
 
 def _keep_seconds(retention: Any) -> int | None:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from outbox_triggers import database, identifiers
+from outbox_triggers import database, identifiers, trigger_session
 from outbox_triggers.errors import MigrationError
 from outbox_triggers.ops import (
     CreateEventsTable,
@@ -81,10 +81,11 @@ def replace_triggers(conn: Connection, op: ReplaceTriggers, flavor: str) -> floa
         ) from exc
     started = time.monotonic()
     try:
-        for name in op.drop:
-            _execute(conn, f"DROP TRIGGER IF EXISTS {identifiers.quote(name)}")
-        for sql in op.create.values():
-            _execute(conn, for_flavor(sql, flavor))
+        with trigger_session.pinned(conn):
+            for name in op.drop:
+                _execute(conn, f"DROP TRIGGER IF EXISTS {identifiers.quote(name)}")
+            for sql in op.create.values():
+                _execute(conn, for_flavor(sql, flavor))
     finally:
         _execute(conn, "UNLOCK TABLES")
     held = time.monotonic() - started
@@ -127,13 +128,17 @@ def script(ops: Sequence[Op], flavor: str) -> list[str]:
 
 
 def _replace_script(op: ReplaceTriggers, flavor: str) -> list[str]:
-    lines = [f"LOCK TABLES {identifiers.quote(op.table)} WRITE;"]
+    lines = [
+        f"LOCK TABLES {identifiers.quote(op.table)} WRITE;",
+        "SET @outbox_sql_mode = @@SESSION.sql_mode;",
+    ]
+    lines += [f"{statement};" for statement in trigger_session.PIN]
     lines += [f"DROP TRIGGER IF EXISTS {identifiers.quote(name)};" for name in op.drop]
     lines += [
         f"DELIMITER {DELIMITER}\n{for_flavor(sql, flavor)}{DELIMITER}\nDELIMITER ;"
         for sql in op.create.values()
     ]
-    return [*lines, "UNLOCK TABLES;"]
+    return [*lines, "SET SESSION sql_mode = @outbox_sql_mode;", "UNLOCK TABLES;"]
 
 
 def _execute(conn: Connection, sql: str) -> None:

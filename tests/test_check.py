@@ -121,10 +121,10 @@ def test_missing_and_altered_triggers_then_repair(orders: Project) -> None:
 
 def test_whitespace_outside_quotes_is_not_drift_but_inside_literals_is(orders: Project) -> None:
     name, statement = _trigger(orders, "INSERT")
-    spaced = statement.replace("\n", "\n   ").replace("JSON_OBJECT(", "JSON_OBJECT(  \n")
+    spaced = statement.replace("\n", "\n   ").replace("COALESCE(", "COALESCE(  \n")
     _replace_trigger(orders, name, spaced)
     assert check(orders).ok, check(orders).as_text()
-    _replace_trigger(orders, name, statement.replace("'insert'", "'insert '", 1))
+    _replace_trigger(orders, name, statement.replace('"op": "insert"', '"op": "insert "', 1))
     assert kinds(check(orders)) == [("altered_trigger", "orders")]
 
 

@@ -33,28 +33,52 @@ CREATE TABLE IF NOT EXISTS `outbox events_delivered` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='outbox-triggers delivered events, kept for audit and replay when relay.retention is keep';
 
+SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION';
+
+SET NAMES utf8mb4 COLLATE utf8mb4_bin;
+
 DROP TRIGGER IF EXISTS `outbox_ai_order_x_y_6c45db077d`;
 
 DELIMITER $$
 CREATE TRIGGER `outbox_ai_order_x_y_6c45db077d` AFTER INSERT ON `order ``x`` 'y'` FOR EACH ROW
 IF (@outbox_capture IS NULL OR @outbox_capture <> '0') THEN
-INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
-  'order `x` ''y''',
-  CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', NEW.`key`)),
-  JSON_OBJECT(
-    'id', UUID(),
-    'table', 'order `x` ''y''',
-    'op', 'insert',
-    'event_type', 'insert',
-    'aggregate_type', '',
-    'aggregate_id', NEW.`key`,
-    'key', JSON_OBJECT('key', NEW.`key`),
-    'before', NULL,
-    'after', JSON_OBJECT('key', NEW.`key`, 'grüße', NEW.`grüße`, CONVERT(X'6261636b5c736c617368' USING utf8mb4), NEW.`back\slash`),
-    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'),
-    'version', '74390b8731'
-  )
-);
+  IF 6 * IFNULL(LENGTH(NEW.`grüße`), 0) + 6 * IFNULL(LENGTH(NEW.`back\slash`), 0) <= 1043912 THEN
+    INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
+      'order `x` ''y''',
+      CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', NEW.`key`)),
+      COALESCE(CONCAT(
+    '{"id": "', UUID(), '", "table": "order `x` ''y''", "op": "insert", "event_type": "insert", "aggregate_type": "", "aggregate_id": ', IFNULL(NEW.`key`, 'null'), ', "key": ', '{"key": ', IFNULL(NEW.`key`, 'null'), '}',
+    ', "before": null, "after": ', '{"key": ', IFNULL(NEW.`key`, 'null'), ', "grüße": ', IFNULL(JSON_QUOTE(CONVERT(NEW.`grüße` USING utf8mb4) COLLATE utf8mb4_bin), 'null'), CONVERT(X'2c20226261636b5c5c736c617368223a20' USING utf8mb4), IFNULL(JSON_QUOTE(CONVERT(NEW.`back\slash` USING utf8mb4) COLLATE utf8mb4_bin), 'null'), '}',
+    ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', '}'), CONCAT(
+    '{"id": "', UUID(), '", "table": "order `x` ''y''", "op": "insert", "event_type": "insert", "aggregate_type": "", "aggregate_id": ', IFNULL(IFNULL(NEW.`key`, 'null'), 'null'), ', "key": ', IFNULL(CONCAT('{"key": ', IFNULL(NEW.`key`, 'null'), '}'), 'null'),
+    ', "before": null, "after": ', '{}',
+    ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', ', "omitted": {"reason": "capture_failed", "limit": 1044480', ', "after": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"key": ', IFNULL(LENGTH(NEW.`key`), 'null')), CONCAT('"grüße": ', IFNULL(LENGTH(NEW.`grüße`), 'null')), CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), IFNULL(LENGTH(NEW.`back\slash`), 'null'))), '}'), '}}')));
+  ELSE BEGIN
+    DECLARE outbox_room BIGINT DEFAULT 1043912;
+    DECLARE outbox_v1, outbox_v2 LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+    IF NEW.`grüße` IS NULL THEN SET outbox_v1 = 'null';
+    ELSEIF LENGTH(NEW.`grüße`) DIV 1 + 2 <= outbox_room THEN
+      SET outbox_v1 = JSON_QUOTE(CONVERT(NEW.`grüße` USING utf8mb4) COLLATE utf8mb4_bin);
+      SET outbox_v1 = IF(LENGTH(outbox_v1) <= outbox_room, outbox_v1, NULL);
+      SET outbox_room = outbox_room - IFNULL(LENGTH(outbox_v1), 0);
+    END IF;
+    IF NEW.`back\slash` IS NULL THEN SET outbox_v2 = 'null';
+    ELSEIF LENGTH(NEW.`back\slash`) DIV 1 + 2 <= outbox_room THEN
+      SET outbox_v2 = JSON_QUOTE(CONVERT(NEW.`back\slash` USING utf8mb4) COLLATE utf8mb4_bin);
+      SET outbox_v2 = IF(LENGTH(outbox_v2) <= outbox_room, outbox_v2, NULL);
+      SET outbox_room = outbox_room - IFNULL(LENGTH(outbox_v2), 0);
+    END IF;
+    INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
+      'order `x` ''y''',
+      CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', NEW.`key`)),
+      COALESCE(CONCAT(
+    '{"id": "', UUID(), '", "table": "order `x` ''y''", "op": "insert", "event_type": "insert", "aggregate_type": "", "aggregate_id": ', IFNULL(NEW.`key`, 'null'), ', "key": ', '{"key": ', IFNULL(NEW.`key`, 'null'), '}',
+    ', "before": null, "after": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"key": ', IFNULL(NEW.`key`, 'null')), CONCAT('"grüße": ', NULLIF(outbox_v1, '')), CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), NULLIF(outbox_v2, ''))), '}'),
+    ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', IF(outbox_v1 IS NULL OR outbox_v2 IS NULL, CONCAT(', "omitted": {"reason": "max_event_bytes", "limit": 1044480', IF(outbox_v1 IS NULL OR outbox_v2 IS NULL, CONCAT(', "after": {', CONCAT_WS(', ', IF(outbox_v1 IS NULL, CONCAT('"grüße": ', LENGTH(NEW.`grüße`)), NULL), IF(outbox_v2 IS NULL, CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), LENGTH(NEW.`back\slash`)), NULL)), '}'), ''), '}'), ''), '}'), CONCAT(
+    '{"id": "', UUID(), '", "table": "order `x` ''y''", "op": "insert", "event_type": "insert", "aggregate_type": "", "aggregate_id": ', IFNULL(IFNULL(NEW.`key`, 'null'), 'null'), ', "key": ', IFNULL(CONCAT('{"key": ', IFNULL(NEW.`key`, 'null'), '}'), 'null'),
+    ', "before": null, "after": ', '{}',
+    ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', ', "omitted": {"reason": "capture_failed", "limit": 1044480', ', "after": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"key": ', IFNULL(LENGTH(NEW.`key`), 'null')), CONCAT('"grüße": ', IFNULL(LENGTH(NEW.`grüße`), 'null')), CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), IFNULL(LENGTH(NEW.`back\slash`), 'null'))), '}'), '}}')));
+  END; END IF;
 END IF$$
 DELIMITER ;
 
@@ -63,22 +87,42 @@ DROP TRIGGER IF EXISTS `outbox_ad_order_x_y_6c45db077d`;
 DELIMITER $$
 CREATE TRIGGER `outbox_ad_order_x_y_6c45db077d` AFTER DELETE ON `order ``x`` 'y'` FOR EACH ROW
 IF (@outbox_capture IS NULL OR @outbox_capture <> '0') THEN
-INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
-  'order `x` ''y''',
-  CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', OLD.`key`)),
-  JSON_OBJECT(
-    'id', UUID(),
-    'table', 'order `x` ''y''',
-    'op', 'delete',
-    'event_type', 'delete',
-    'aggregate_type', '',
-    'aggregate_id', OLD.`key`,
-    'key', JSON_OBJECT('key', OLD.`key`),
-    'before', JSON_OBJECT('key', OLD.`key`, 'grüße', OLD.`grüße`, CONVERT(X'6261636b5c736c617368' USING utf8mb4), OLD.`back\slash`),
-    'after', NULL,
-    'ts', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'),
-    'version', '74390b8731'
-  )
-);
+  IF 6 * IFNULL(LENGTH(OLD.`grüße`), 0) + 6 * IFNULL(LENGTH(OLD.`back\slash`), 0) <= 1043912 THEN
+    INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
+      'order `x` ''y''',
+      CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', OLD.`key`)),
+      COALESCE(CONCAT(
+    '{"id": "', UUID(), '", "table": "order `x` ''y''", "op": "delete", "event_type": "delete", "aggregate_type": "", "aggregate_id": ', IFNULL(OLD.`key`, 'null'), ', "key": ', '{"key": ', IFNULL(OLD.`key`, 'null'), '}',
+    ', "before": ', '{"key": ', IFNULL(OLD.`key`, 'null'), ', "grüße": ', IFNULL(JSON_QUOTE(CONVERT(OLD.`grüße` USING utf8mb4) COLLATE utf8mb4_bin), 'null'), CONVERT(X'2c20226261636b5c5c736c617368223a20' USING utf8mb4), IFNULL(JSON_QUOTE(CONVERT(OLD.`back\slash` USING utf8mb4) COLLATE utf8mb4_bin), 'null'), '}', ', "after": null',
+    ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', '}'), CONCAT(
+    '{"id": "', UUID(), '", "table": "order `x` ''y''", "op": "delete", "event_type": "delete", "aggregate_type": "", "aggregate_id": ', IFNULL(IFNULL(OLD.`key`, 'null'), 'null'), ', "key": ', IFNULL(CONCAT('{"key": ', IFNULL(OLD.`key`, 'null'), '}'), 'null'),
+    ', "before": ', '{}', ', "after": null',
+    ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', ', "omitted": {"reason": "capture_failed", "limit": 1044480', ', "before": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"key": ', IFNULL(LENGTH(OLD.`key`), 'null')), CONCAT('"grüße": ', IFNULL(LENGTH(OLD.`grüße`), 'null')), CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), IFNULL(LENGTH(OLD.`back\slash`), 'null'))), '}'), '}}')));
+  ELSE BEGIN
+    DECLARE outbox_room BIGINT DEFAULT 1043912;
+    DECLARE outbox_v1, outbox_v2 LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+    IF OLD.`grüße` IS NULL THEN SET outbox_v1 = 'null';
+    ELSEIF LENGTH(OLD.`grüße`) DIV 1 + 2 <= outbox_room THEN
+      SET outbox_v1 = JSON_QUOTE(CONVERT(OLD.`grüße` USING utf8mb4) COLLATE utf8mb4_bin);
+      SET outbox_v1 = IF(LENGTH(outbox_v1) <= outbox_room, outbox_v1, NULL);
+      SET outbox_room = outbox_room - IFNULL(LENGTH(outbox_v1), 0);
+    END IF;
+    IF OLD.`back\slash` IS NULL THEN SET outbox_v2 = 'null';
+    ELSEIF LENGTH(OLD.`back\slash`) DIV 1 + 2 <= outbox_room THEN
+      SET outbox_v2 = JSON_QUOTE(CONVERT(OLD.`back\slash` USING utf8mb4) COLLATE utf8mb4_bin);
+      SET outbox_v2 = IF(LENGTH(outbox_v2) <= outbox_room, outbox_v2, NULL);
+      SET outbox_room = outbox_room - IFNULL(LENGTH(outbox_v2), 0);
+    END IF;
+    INSERT INTO `outbox events` (`table_name`, `key_hash`, `payload`) VALUES (
+      'order `x` ''y''',
+      CRC32(CONCAT_WS(CHAR(31), 'order `x` ''y''', OLD.`key`)),
+      COALESCE(CONCAT(
+    '{"id": "', UUID(), '", "table": "order `x` ''y''", "op": "delete", "event_type": "delete", "aggregate_type": "", "aggregate_id": ', IFNULL(OLD.`key`, 'null'), ', "key": ', '{"key": ', IFNULL(OLD.`key`, 'null'), '}',
+    ', "before": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"key": ', IFNULL(OLD.`key`, 'null')), CONCAT('"grüße": ', NULLIF(outbox_v1, '')), CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), NULLIF(outbox_v2, ''))), '}'), ', "after": null',
+    ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', IF(outbox_v1 IS NULL OR outbox_v2 IS NULL, CONCAT(', "omitted": {"reason": "max_event_bytes", "limit": 1044480', IF(outbox_v1 IS NULL OR outbox_v2 IS NULL, CONCAT(', "before": {', CONCAT_WS(', ', IF(outbox_v1 IS NULL, CONCAT('"grüße": ', LENGTH(OLD.`grüße`)), NULL), IF(outbox_v2 IS NULL, CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), LENGTH(OLD.`back\slash`)), NULL)), '}'), ''), '}'), ''), '}'), CONCAT(
+    '{"id": "', UUID(), '", "table": "order `x` ''y''", "op": "delete", "event_type": "delete", "aggregate_type": "", "aggregate_id": ', IFNULL(IFNULL(OLD.`key`, 'null'), 'null'), ', "key": ', IFNULL(CONCAT('{"key": ', IFNULL(OLD.`key`, 'null'), '}'), 'null'),
+    ', "before": ', '{}', ', "after": null',
+    ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', ', "omitted": {"reason": "capture_failed", "limit": 1044480', ', "before": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"key": ', IFNULL(LENGTH(OLD.`key`), 'null')), CONCAT('"grüße": ', IFNULL(LENGTH(OLD.`grüße`), 'null')), CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), IFNULL(LENGTH(OLD.`back\slash`), 'null'))), '}'), '}}')));
+  END; END IF;
 END IF$$
 DELIMITER ;
