@@ -24,7 +24,7 @@ from alembic.operations import MigrateOperation, Operations
 from alembic.runtime.migration import MigrationContext
 
 from outbox_triggers import database, toimpl
-from outbox_triggers.check import LiveTrigger, same_trigger
+from outbox_triggers.check.trigger_text import LiveTrigger, same_trigger
 from outbox_triggers.ops import (
     CreateEventsTable,
     CreateSupportTable,

@@ -52,8 +52,7 @@ def engine(url: str, **kwargs: Any) -> Engine:
         raise DatabaseError(f"DATABASE_URL is not an SQLAlchemy URL: {redact(url)}") from None
     if parsed.get_backend_name() not in ("mysql", "mariadb"):
         raise DatabaseError(f"{redact(parsed)} is not a MySQL or MariaDB URL (use mysql+pymysql://...)")
-    query = dict(parsed.query)
-    query.setdefault("charset", "utf8mb4")
+    query = {**dict(parsed.query), "charset": "utf8mb4"}  # whatever the URL says: names are utf8mb4
     try:
         return sa.create_engine(parsed.set(query=query), pool_pre_ping=True, **kwargs)
     except ImportError as exc:

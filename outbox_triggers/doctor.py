@@ -19,8 +19,10 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from outbox_triggers import check, database, identifiers, lock, model
+from outbox_triggers import check, database, event_size, identifiers, introspect, lock, model, trigger_session
 from outbox_triggers import render as rendering
+from outbox_triggers.check import safety
+from outbox_triggers.check import trigger_text as check_text
 from outbox_triggers.migrations import VERSION_TABLE
 from outbox_triggers.spec import Spec
 
@@ -285,27 +287,53 @@ def _binlog_format(facts: Facts) -> Diagnosis:
 
 
 def sql_mode(facts: Facts) -> list[Diagnosis]:
-    """Triggers keep the sql_mode of the session that creates them; say which parts matter."""
-    modes, found = facts.sql_mode, []
-    if "ORACLE" in modes:
-        detail = "sql_mode includes ORACLE: MariaDB parses the trigger bodies with its PL/SQL grammar"
-        found.append(Diagnosis("sql_mode", FAIL, detail, "run migrate in a session without ORACLE"))
-    if not modes & {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES"}:
-        detail = (
-            "no STRICT_TRANS_TABLES: a trigger that cannot write its event would warn and write a "
-            "truncated or default value instead of failing the transaction"
-        )
-        found.append(Diagnosis("sql_mode", WARN, detail, "add STRICT_TRANS_TABLES before running migrate"))
-    if "PAD_CHAR_TO_FULL_LENGTH" in modes:
-        detail = "PAD_CHAR_TO_FULL_LENGTH: CHAR values would be captured with their trailing spaces"
-        found.append(Diagnosis("sql_mode", WARN, detail, "remove it before running migrate"))
+    """What this session's sql_mode means for capture: nothing for the triggers, which are pinned."""
+    modes = facts.sql_mode
     notes = [
-        "ANSI_QUOTES, NO_BACKSLASH_ESCAPES and PIPES_AS_CONCAT are harmless (the SQL never relies on them)"
+        f"triggers are created under sql_mode '{trigger_session.SQL_MODE}' and utf8mb4 whatever this "
+        "session uses, so ORACLE, ANSI_QUOTES or NO_BACKSLASH_ESCAPES here change nothing in them"
     ]
     if not modes & {"NO_ZERO_DATE", "NO_ZERO_IN_DATE"}:
-        notes.append("zero dates can be stored and are captured as null")
+        notes.append("zero dates can be stored here and are captured as null")
     summary = f"{','.join(sorted(modes)) or '(empty)'}; " + "; ".join(notes)
-    return found or [Diagnosis("sql_mode", OK, summary)]
+    return [Diagnosis("sql_mode", OK, summary)]
+
+
+def packet(conn: Connection, spec: Spec) -> Diagnosis:
+    """Whether the server's max_allowed_packet holds the events the spec's tables may write."""
+    size = introspect.max_allowed_packet(conn)
+    limit = event_size.packet_limit(size)
+    asked = {t.name: t.max_event_bytes for t in spec.tables if (t.max_event_bytes or 0) > limit}
+    if asked:
+        detail = f"max_allowed_packet is {size}, so events can take at most {limit} bytes, but " + ", ".join(
+            f"tables.{name}.max_event_bytes asks {value}" for name, value in sorted(asked.items())
+        )
+        return Diagnosis(
+            "max_allowed_packet", FAIL, detail, "lower max_event_bytes or raise max_allowed_packet"
+        )
+    detail = f"{size} bytes: events up to {limit} bytes can be built and read whole"
+    if limit < event_size.MIB:
+        return Diagnosis(
+            "max_allowed_packet",
+            WARN,
+            detail + "; that is below what SQS and Kinesis accept, so large rows lose more values",
+            "raise max_allowed_packet (the DB parameter group on RDS/Aurora)",
+        )
+    return Diagnosis("max_allowed_packet", OK, detail)
+
+
+def trigger_safety(conn: Connection) -> list[Diagnosis]:
+    """Installed toolkit triggers created outside the pinned session, or built for a larger packet."""
+    live = list(check_text.live_triggers(conn).values())
+    found = safety.context_findings(live) + safety.packet_findings(live, introspect.max_allowed_packet(conn))
+    if not found:
+        return [
+            Diagnosis("trigger_safety", OK, f"{len(live)} installed trigger(s) were created as migrate does")
+        ]
+    return [
+        Diagnosis("trigger_safety", FAIL if f.kind == "trigger_context" else WARN, f.detail, f.hint)
+        for f in found
+    ]
 
 
 def auto_increment(facts: Facts) -> Diagnosis:
@@ -462,9 +490,9 @@ def run(conn: Connection, spec: Spec, relay_user: str | None = None) -> Report:
     started = time.monotonic()
     facts = gather(conn)
     found = [server(facts), *privileges(facts, [t.name for t in spec.tables], spec.events_table)]
-    found += [*binlog(facts), *sql_mode(facts), auto_increment(facts)]
+    found += [*binlog(facts), *sql_mode(facts), packet(conn, spec), auto_increment(facts)]
     found += events_table(conn, spec, facts.flavor)
-    found += trigger_definers(conn)
+    found += [*trigger_definers(conn), *trigger_safety(conn)]
     if relay_user:
         found.append(relay_account(conn, facts, relay_user, spec.events_table))
     found.append(relay_lock(conn, facts, spec.events_table))

@@ -78,9 +78,14 @@ def existing_tables(conn: Connection) -> set[str]:
 
 
 def shapes(conn: Connection, tables: Iterable[str]) -> dict[str, TableShape]:
-    """The live shape of each named table that exists; missing ones are left out."""
-    present = existing_tables(conn)
-    return {name: shape(conn, name) for name in tables if name in present}
+    """The live shape of each named table that exists; missing ones are left out.
+
+    Read in the pinned trigger session: SQLAlchemy parses SHOW CREATE TABLE,
+    which a session sql_mode such as ANSI_QUOTES would change under it.
+    """
+    with trigger_session.pinned(conn):
+        present = existing_tables(conn)
+        return {name: shape(conn, name) for name in tables if name in present}
 
 
 def shape(conn: Connection, table: str) -> TableShape:

@@ -119,7 +119,8 @@ def parse(
 ) -> Spec:
     """Validate spec text and build the :class:`Spec`."""
     missing: list[str] = []
-    document = _interpolate(_parse_yaml(text, origin), os.environ if environ is None else environ, missing)
+    document = _unicode(_parse_yaml(text, origin), missing)
+    document = _interpolate(document, os.environ if environ is None else environ, missing)
     _raise_all(origin, missing + _schema_problems(document))
     _raise_all(origin, _reference_problems(document))
     return _build(document, base_dir or Path.cwd())
@@ -225,6 +226,24 @@ def _type_name(name: Any) -> str:
     if isinstance(name, list):
         return " or ".join(names.get(str(n), str(n)) for n in name)
     return names.get(str(name), str(name))
+
+
+def _unicode(value: Any, problems: list[str], path: tuple[Any, ...] = ()) -> Any:
+    """Join the surrogate pairs YAML leaves from ``"\\ud83d\\ude00"`` escapes; report lone surrogates."""
+    if isinstance(value, dict):
+        return {_unicode(k, problems, path): _unicode(v, problems, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unicode(v, problems, (*path, i)) for i, v in enumerate(value)]
+    if not isinstance(value, str) or not any("\ud800" <= ch <= "\udfff" for ch in value):
+        return value
+    try:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        problems.append(
+            f"{format_path(list(path))}: {value!r} holds half of a surrogate pair, which is not a character; "
+            "write characters beyond U+FFFF as themselves or as \\U0001F600"
+        )
+        return value
 
 
 def _interpolate(

@@ -19,12 +19,18 @@ from typing import Any
 import boto3
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from outbox_triggers import commands, database, local_server
 from outbox_triggers.identifiers import quote
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+settings.register_profile(
+    "ci", max_examples=40, derandomize=True, deadline=None, print_blob=True, database=None
+)
+settings.register_profile("deep", max_examples=2000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
 

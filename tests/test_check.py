@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
 
-from outbox_triggers import commands, identifiers
+from outbox_triggers import commands, identifiers, trigger_session
 from outbox_triggers.check import Report
 from outbox_triggers.errors import EXIT_DRIFT, EXIT_OK
 
@@ -108,7 +109,11 @@ def test_missing_and_altered_triggers_then_repair(orders: Project) -> None:
         f"CREATE TRIGGER {insert_trigger} AFTER INSERT ON orders FOR EACH ROW SET @x = 1",
     )
     report = check(orders)
-    assert kinds(report) == [("altered_trigger", "orders"), ("missing_trigger", "orders")]
+    assert kinds(report) == [
+        ("altered_trigger", "orders"),
+        ("missing_trigger", "orders"),
+        ("trigger_context", "orders"),
+    ]
     assert {f.trigger for f in report.findings} == {delete_trigger, insert_trigger}
 
     done = commands.repair(orders.spec_path, orders.url)
@@ -273,7 +278,35 @@ def _trigger(project: Project, event: str) -> tuple[str, str]:
     return live.name, live.statement()
 
 
-def _replace_trigger(project: Project, name: str, statement: str) -> None:
-    with project.engine.connect() as conn:
+def _replace_trigger(project: Project, name: str, statement: str, pinned: bool = True) -> None:
+    with (
+        project.engine.connect() as conn,
+        trigger_session.pinned(conn) if pinned else contextlib.nullcontext(),
+    ):
         conn.exec_driver_sql(f"DROP TRIGGER {name}")
         conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
+
+
+def test_trigger_created_outside_the_pinned_session_is_found_and_repaired(orders: Project) -> None:
+    name, statement = _trigger(orders, "INSERT")
+    with orders.engine.connect() as conn:
+        conn.exec_driver_sql("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,PAD_CHAR_TO_FULL_LENGTH'")
+        conn.exec_driver_sql("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci")
+        conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
+    (finding,) = check(orders).findings
+    assert (finding.kind, finding.trigger) == ("trigger_context", name)
+    assert "NO_BACKSLASH_ESCAPES" in finding.detail and "utf8mb4_unicode_ci" in finding.detail
+    assert "repair" in finding.hint
+    assert commands.repair(orders.spec_path, orders.url) and check(orders).ok
+
+
+def test_lowered_max_allowed_packet_is_found(orders: Project) -> None:
+    from outbox_triggers.check import safety
+    from outbox_triggers.check.trigger_text import live_triggers
+
+    with orders.engine.connect() as conn:
+        live = live_triggers(conn).values()
+    assert safety.packet_findings(live, 16 * 1024 * 1024) == []
+    (finding, *_) = safety.packet_findings(live, 512 * 1024)
+    assert finding.kind == "packet_too_small" and "1044480" in finding.detail and "524288" in finding.detail

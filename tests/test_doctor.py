@@ -138,6 +138,7 @@ def test_server_facts_of_this_mariadb(tracked: Project) -> None:
         "privileges",
         "binlog",
         "sql_mode",
+        "max_allowed_packet",
         "auto_increment",
         "events_table",
         "relay_lock",
@@ -160,3 +161,31 @@ def test_triggers_whose_definer_was_dropped_are_a_blocker(tracked: Project) -> N
     assert not report.ok and statuses(report)["trigger_definer"] == ["fail", "ok"]
     assert f"run as {ghost}@localhost, which does not exist" in report.as_text()
     assert "error 1449" in report.as_text()
+
+
+def test_max_event_bytes_beyond_the_packet_and_triggers_outside_the_pinned_session(tracked: Project) -> None:
+    tracked.migrate()
+    report = commands.doctor(tracked.spec_path, tracked.url)
+    assert statuses(report)["max_allowed_packet"] == ["ok"] and statuses(report)["trigger_safety"] == ["ok"]
+    spec = tracked.spec_path.read_text()
+    tracked.write_spec(
+        spec.replace("exclude_columns: [secret]", "exclude_columns: [secret]\n    max_event_bytes: 64MiB")
+    )
+    triggers = "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"
+    name = tracked.scalar(f"SELECT MIN(TRIGGER_NAME) {triggers}")
+    body, event = (
+        tracked.scalar(f"SELECT {c} {triggers} AND TRIGGER_NAME = '{name}'")
+        for c in ("ACTION_STATEMENT", "EVENT_MANIPULATION")
+    )
+    with tracked.engine.connect() as conn:
+        conn.exec_driver_sql("SET SESSION sql_mode = 'ANSI_QUOTES'")
+        conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        statement = f"CREATE TRIGGER {name} AFTER {event} ON orders FOR EACH ROW {body}"
+        conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
+    report = commands.doctor(tracked.spec_path, tracked.url)
+    found = statuses(report)
+    assert found["max_allowed_packet"] == ["fail"] and found["trigger_safety"] == ["fail"], report.as_text()
+    assert (
+        "tables.orders.max_event_bytes asks 67108864" in report.as_text()
+        and "ANSI_QUOTES" in report.as_text()
+    )
