@@ -56,8 +56,8 @@ IF (@outbox_capture IS NULL OR @outbox_capture <> '0') THEN
   ELSE BEGIN
     DECLARE outbox_room BIGINT DEFAULT 1042977;
     DECLARE outbox_i BIGINT;
-    DECLARE outbox_chunk LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
-    DECLARE outbox_v1, outbox_v2, outbox_v3 LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+    DECLARE outbox_chunk LONGBLOB;
+    DECLARE outbox_v1, outbox_v2, outbox_v3 LONGBLOB;
     IF NEW.`blob` IS NULL THEN SET outbox_v1 = 'null';
     ELSEIF 4 * CEILING(LENGTH(NEW.`blob`) / 3) + 2 <= outbox_room THEN
       SET outbox_i = 1, outbox_chunk = '', outbox_v1 = '"';
@@ -115,8 +115,8 @@ IF (@outbox_capture IS NULL OR @outbox_capture <> '0')
   ELSE BEGIN
     DECLARE outbox_room BIGINT DEFAULT 1041871;
     DECLARE outbox_i BIGINT;
-    DECLARE outbox_chunk LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
-    DECLARE outbox_v1, outbox_v2, outbox_v3, outbox_v4, outbox_v5, outbox_v6 LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+    DECLARE outbox_chunk LONGBLOB;
+    DECLARE outbox_v1, outbox_v2, outbox_v3, outbox_v4, outbox_v5, outbox_v6 LONGBLOB;
     IF NEW.`blob` IS NULL THEN SET outbox_v1 = 'null';
     ELSEIF 4 * CEILING(LENGTH(NEW.`blob`) / 3) + 2 <= outbox_room THEN
       SET outbox_i = 1, outbox_chunk = '', outbox_v1 = '"';
@@ -196,8 +196,8 @@ IF (@outbox_capture IS NULL OR @outbox_capture <> '0') THEN
   ELSE BEGIN
     DECLARE outbox_room BIGINT DEFAULT 1042977;
     DECLARE outbox_i BIGINT;
-    DECLARE outbox_chunk LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
-    DECLARE outbox_v1, outbox_v2, outbox_v3 LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+    DECLARE outbox_chunk LONGBLOB;
+    DECLARE outbox_v1, outbox_v2, outbox_v3 LONGBLOB;
     IF OLD.`blob` IS NULL THEN SET outbox_v1 = 'null';
     ELSEIF 4 * CEILING(LENGTH(OLD.`blob`) / 3) + 2 <= outbox_room THEN
       SET outbox_i = 1, outbox_chunk = '', outbox_v1 = '"';

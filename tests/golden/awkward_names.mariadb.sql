@@ -55,7 +55,7 @@ IF (@outbox_capture IS NULL OR @outbox_capture <> '0') THEN
     ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', ', "omitted": {"reason": "capture_failed", "limit": 1044480', ', "after": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"key": ', IFNULL(LENGTH(NEW.`key`), 'null')), CONCAT('"grüße": ', IFNULL(LENGTH(NEW.`grüße`), 'null')), CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), IFNULL(LENGTH(NEW.`back\slash`), 'null'))), '}'), '}}')));
   ELSE BEGIN
     DECLARE outbox_room BIGINT DEFAULT 1043912;
-    DECLARE outbox_v1, outbox_v2 LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+    DECLARE outbox_v1, outbox_v2 LONGBLOB;
     IF NEW.`grüße` IS NULL THEN SET outbox_v1 = 'null';
     ELSEIF LENGTH(NEW.`grüße`) DIV 1 + 2 <= outbox_room THEN
       SET outbox_v1 = JSON_QUOTE(CONVERT(NEW.`grüße` USING utf8mb4) COLLATE utf8mb4_bin);
@@ -100,7 +100,7 @@ IF (@outbox_capture IS NULL OR @outbox_capture <> '0') THEN
     ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "761ef4fe70"', ', "omitted": {"reason": "capture_failed", "limit": 1044480', ', "before": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"key": ', IFNULL(LENGTH(OLD.`key`), 'null')), CONCAT('"grüße": ', IFNULL(LENGTH(OLD.`grüße`), 'null')), CONCAT(CONVERT(X'226261636b5c5c736c617368223a20' USING utf8mb4), IFNULL(LENGTH(OLD.`back\slash`), 'null'))), '}'), '}}')));
   ELSE BEGIN
     DECLARE outbox_room BIGINT DEFAULT 1043912;
-    DECLARE outbox_v1, outbox_v2 LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+    DECLARE outbox_v1, outbox_v2 LONGBLOB;
     IF OLD.`grüße` IS NULL THEN SET outbox_v1 = 'null';
     ELSEIF LENGTH(OLD.`grüße`) DIV 1 + 2 <= outbox_room THEN
       SET outbox_v1 = JSON_QUOTE(CONVERT(OLD.`grüße` USING utf8mb4) COLLATE utf8mb4_bin);

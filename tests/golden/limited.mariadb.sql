@@ -56,7 +56,7 @@ IF (@outbox_capture IS NULL OR @outbox_capture <> '0')
     ', "ts": "', DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ'), '", "version": "db0c4724f3"', ', "omitted": {"reason": "capture_failed", "limit": 65536', ', "after": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"id": ', IFNULL(LENGTH(NEW.`id`), 'null')), CONCAT('"body": ', IFNULL(LENGTH(NEW.`body`), 'null'))), '}'), ', "before": ', CONCAT('{', CONCAT_WS(', ', CONCAT('"id": ', IFNULL(LENGTH(OLD.`id`), 'null')), CONCAT('"body": ', IFNULL(LENGTH(OLD.`body`), 'null'))), '}'), '}}')));
   ELSE BEGIN
     DECLARE outbox_room BIGINT DEFAULT 64948;
-    DECLARE outbox_v1, outbox_v2 LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+    DECLARE outbox_v1, outbox_v2 LONGBLOB;
     IF NEW.`body` IS NULL THEN SET outbox_v1 = 'null';
     ELSEIF LENGTH(NEW.`body`) DIV 1 + 2 <= outbox_room THEN
       SET outbox_v1 = JSON_QUOTE(CONVERT(NEW.`body` USING utf8mb4) COLLATE utf8mb4_bin);
