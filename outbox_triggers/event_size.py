@@ -112,11 +112,9 @@ def value_bound(
         return SCALAR_BYTES[kind]
     if kind == "decimal":
         return (precision or 65) + 4
-    if kind == "enum":
-        return max([NULL_BYTES, *(json_text_bytes(m) for m in members)])
-    if kind == "set":
-        return max(NULL_BYTES, 2 + sum(json_text_bytes(m) + 2 for m in members))
-    if kind == "string" and max_chars is not None:
+    if kind == "set" and max_chars is not None:
+        return ESCAPED_CHAR_BYTES * max_chars + 4 * len(members) + 4
+    if kind in ("string", "enum") and max_chars is not None:
         return max(NULL_BYTES, ESCAPED_CHAR_BYTES * max_chars + 2)
     if kind == "binary" and max_bytes is not None:
         return max(NULL_BYTES, 4 * -(-max_bytes // 3) + 2)

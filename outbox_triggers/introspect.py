@@ -1,14 +1,14 @@
-"""Read the live shape of tracked tables through SQLAlchemy.
+"""Read the live shape of tracked tables from information_schema.
 
 Column types come from ``information_schema.COLUMNS`` (exact MySQL types,
-fractional-second precision, generated columns), keys from SQLAlchemy's
-inspector. Nothing here writes.
+character sets, lengths, fractional-second precision, generated columns),
+keys from ``STATISTICS`` and cascading foreign keys from
+``REFERENTIAL_CONSTRAINTS``. Nothing here writes.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,6 +25,22 @@ _COLUMNS = sa.text(
     "FROM information_schema.COLUMNS c LEFT JOIN information_schema.CHARACTER_SETS cs "
     "ON cs.CHARACTER_SET_NAME = c.CHARACTER_SET_NAME "
     "WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = :table ORDER BY c.ORDINAL_POSITION"
+)
+_TABLES = sa.text(
+    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+    "AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')"
+)
+_UNIQUE = sa.text(
+    "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+    "AND TABLE_NAME = :table AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+)
+_CASCADING = ("CASCADE", "SET NULL")
+_CASCADES = sa.text(
+    "SELECT CONSTRAINT_NAME, REFERENCED_TABLE_NAME, DELETE_RULE, UPDATE_RULE "
+    "FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+    "AND TABLE_NAME = :table "
+    "AND (DELETE_RULE IN ('CASCADE', 'SET NULL') OR UPDATE_RULE IN ('CASCADE', 'SET NULL')) "
+    "ORDER BY CONSTRAINT_NAME"
 )
 _JSON_CHECKS = sa.text(
     "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
@@ -73,48 +89,41 @@ def max_allowed_packet(conn: Connection) -> int:
 
 
 def existing_tables(conn: Connection) -> set[str]:
-    """Names of the base tables in the connection's database."""
-    return set(sa.inspect(conn).get_table_names())
+    """Names of the base tables (system-versioned ones included) in the connection's database."""
+    return {str(name) for (name,) in conn.execute(_TABLES)}
 
 
 def shapes(conn: Connection, tables: Iterable[str]) -> dict[str, TableShape]:
-    """The live shape of each named table that exists; missing ones are left out.
-
-    Read in the pinned trigger session: SQLAlchemy parses SHOW CREATE TABLE,
-    which a session sql_mode such as ANSI_QUOTES would change under it.
-    """
-    with trigger_session.pinned(conn):
-        present = existing_tables(conn)
-        return {name: shape(conn, name) for name in tables if name in present}
+    """The live shape of each named table that exists; missing ones are left out."""
+    present = existing_tables(conn)
+    return {name: shape(conn, name) for name in tables if name in present}
 
 
 def shape(conn: Connection, table: str) -> TableShape:
-    """Columns (in table order, with a JSON kind each) and primary key of ``table``."""
+    """Columns (in table order, with a JSON kind each), keys and cascading foreign keys of ``table``.
+
+    Everything comes from information_schema, never from SHOW CREATE TABLE, so
+    no session sql_mode (ANSI_QUOTES, ORACLE…) can change what is read.
+    """
     json_columns = _mariadb_json_columns(conn, table)
     columns = tuple(_column(row, json_columns) for row in conn.execute(_COLUMNS, {"table": table}))
-    with warnings.catch_warnings():  # spatial types: SQLAlchemy can't name them; information_schema did
-        warnings.simplefilter("ignore", sa.exc.SAWarning)
-        inspector = sa.inspect(conn)
-        pk = inspector.get_pk_constraint(table).get("constrained_columns") or []
-        indexes = inspector.get_indexes(table)
-        cascades = _cascades(inspector.get_foreign_keys(table))
-    unique = tuple(tuple(str(c) for c in i["column_names"]) for i in indexes if i["unique"])
-    return TableShape(table, columns, tuple(pk), unique, cascades)
+    indexes: dict[str, list[str]] = {}
+    for index, column in conn.execute(_UNIQUE, {"table": table}):
+        indexes.setdefault(str(index), []).append(str(column))
+    pk = tuple(indexes.pop("PRIMARY", ()))
+    cascades = tuple(_cascade(row) for row in conn.execute(_CASCADES, {"table": table}))
+    return TableShape(table, columns, pk, tuple(tuple(c) for c in indexes.values()), cascades)
 
 
-def _cascades(foreign_keys: list[Any]) -> tuple[CascadingKey, ...]:
-    """Foreign keys whose ON DELETE/UPDATE action rewrites this (child) table."""
-    found = []
-    for fk in foreign_keys:
-        options = fk.get("options") or {}
-        actions = [
-            f"ON {when.upper()[2:]} {options[when].upper()}"
-            for when in ("ondelete", "onupdate")
-            if str(options.get(when, "")).upper() in ("CASCADE", "SET NULL")
-        ]
-        if actions:
-            found.append(CascadingKey(str(fk.get("name")), str(fk["referred_table"]), ", ".join(actions)))
-    return tuple(found)
+def _cascade(row: sa.Row[Any]) -> CascadingKey:
+    """A foreign key whose ON DELETE/UPDATE action rewrites this (child) table."""
+    name, parent, on_delete, on_update = (str(v) for v in row)
+    actions = [
+        f"ON {when} {rule}"
+        for when, rule in (("DELETE", on_delete), ("UPDATE", on_update))
+        if rule in _CASCADING
+    ]
+    return CascadingKey(name, parent, ", ".join(actions))
 
 
 def _column(row: sa.Row[Any], json_columns: set[str]) -> Column:
