@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from alembic import context
 
+from outbox_triggers import toimpl
+from outbox_triggers.ops import EXECUTOR
+
 config = context.config
+config.attributes.setdefault(EXECUTOR, toimpl.run)
 version_table = config.attributes.get("version_table", "outbox_triggers_version")
 
 if context.is_offline_mode():

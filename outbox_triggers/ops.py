@@ -1,6 +1,7 @@
 """Migration operations as data.
 
-Revision files list these; :mod:`outbox_triggers.toimpl` executes them, and
+Revision files list these; :mod:`outbox_triggers.toimpl` executes them (the
+migration environment hands it to :func:`run`), and
 :mod:`outbox_triggers.revisions` folds them into the installed state. Each op
 carries the literal SQL it runs, so a revision never re-renders the spec.
 """
@@ -60,10 +61,19 @@ class ReplaceTriggers:
 Op = CreateEventsTable | CreateSupportTable | DropEventsTable | ReplaceTriggers
 
 
+EXECUTOR = "outbox_apply_ops"
+"""The ``config.attributes`` key under which the migration environment puts the function that runs ops."""
+
+
 def run(ops: Sequence[Op]) -> None:
-    """Execute ``ops`` in the current Alembic migration (online or ``--sql``)."""
+    """Execute ``ops`` in the current Alembic migration (online or ``--sql``).
+
+    Revision files call this. The implementation comes from the migration
+    environment (:mod:`outbox_triggers.toimpl`, wired in by ``env.py``), so
+    ops stay data and this module imports no executor.
+    """
     from alembic import op as alembic_op
 
-    from outbox_triggers import toimpl
-
-    toimpl.run(alembic_op.get_context(), ops)
+    context = alembic_op.get_context()
+    assert context.config is not None, "ops run inside an outbox-triggers migration environment"
+    context.config.attributes[EXECUTOR](context, ops)
