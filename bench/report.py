@@ -56,6 +56,18 @@ FIGURES = (
     ),
     Figure("write_batch_binlog_ratio", "Write, 100-row txns: rows/s with binlog on ÷ off (no triggers)"),
     Figure("write_app_outbox_ratio", "Write, 1-row txns: app writes its own outbox row ÷ no capture"),
+    Figure(
+        "large_text_ms_per_mib", "Large TEXT captured whole: ms the trigger adds per MiB (1 MiB)", digits=1
+    ),
+    Figure(
+        "large_text_linearity", "… per MiB at the largest size ÷ per MiB at 1 MiB", "≤ 1.5", at_most(1.5), 2
+    ),
+    Figure(
+        "large_blob_ms_per_mib", "Large BLOB captured whole: ms the trigger adds per MiB (1 MiB)", digits=1
+    ),
+    Figure(
+        "large_blob_linearity", "… per MiB at the largest size ÷ per MiB at 1 MiB", "≤ 1.5", at_most(1.5), 2
+    ),
     Figure("relay_drain_ratio", "Relay drain ÷ raw SELECT/DELETE loop, same backlog", "≥ 0.8", at_least(0.8)),
     Figure("relay_drain_events_per_s", "Relay drain into the null sink, events/s", digits=0),
     Figure("raw_drain_events_per_s", "… the raw SELECT/DELETE loop, events/s", digits=0),
