@@ -40,7 +40,7 @@ class Expect:
             return f"CAST({ref} AS UNSIGNED)"
         if kind == "year":
             return f"{ref} + 0"
-        if kind == "json":
+        if kind in ("json", "set"):
             return f"CONVERT({ref} USING utf8mb4)"
         return ref
 
@@ -62,8 +62,7 @@ class Expect:
         if kind in ("enum", "set") and isinstance(value, bytes):
             value = value.decode("utf-8", "replace")  # a binary ENUM: information_schema names it in UTF-8
         if kind == "set":
-            chosen = set(value) if isinstance(value, set) else set(str(value).split(",")) - {""}
-            return [m for m in self.column.members if m in chosen]
+            return [m for m in str(value).split(",") if m]  # the server writes members in definition order
         if kind in ("json", "spatial"):
             return _json_or_text(str(value))
         return value
