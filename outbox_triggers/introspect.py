@@ -27,7 +27,7 @@ _COLUMNS = sa.text(
     "WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = :table ORDER BY c.ORDINAL_POSITION"
 )
 _TABLES = sa.text(
-    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+    "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
     "AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')"
 )
 _UNIQUE = sa.text(
@@ -90,16 +90,20 @@ def max_allowed_packet(conn: Connection) -> int:
 
 def existing_tables(conn: Connection) -> set[str]:
     """Names of the base tables (system-versioned ones included) in the connection's database."""
-    return {str(name) for (name,) in conn.execute(_TABLES)}
+    return set(_engines(conn))
+
+
+def _engines(conn: Connection) -> dict[str, str]:
+    return {str(name): str(engine or "") for name, engine in conn.execute(_TABLES)}
 
 
 def shapes(conn: Connection, tables: Iterable[str]) -> dict[str, TableShape]:
     """The live shape of each named table that exists; missing ones are left out."""
-    present = existing_tables(conn)
-    return {name: shape(conn, name) for name in tables if name in present}
+    engines = _engines(conn)
+    return {name: shape(conn, name, engines[name]) for name in tables if name in engines}
 
 
-def shape(conn: Connection, table: str) -> TableShape:
+def shape(conn: Connection, table: str, engine: str = "InnoDB") -> TableShape:
     """Columns (in table order, with a JSON kind each), keys and cascading foreign keys of ``table``.
 
     Everything comes from information_schema, never from SHOW CREATE TABLE, so
@@ -112,7 +116,7 @@ def shape(conn: Connection, table: str) -> TableShape:
         indexes.setdefault(str(index), []).append(str(column))
     pk = tuple(indexes.pop("PRIMARY", ()))
     cascades = tuple(_cascade(row) for row in conn.execute(_CASCADES, {"table": table}))
-    return TableShape(table, columns, pk, tuple(tuple(c) for c in indexes.values()), cascades)
+    return TableShape(table, columns, pk, tuple(tuple(c) for c in indexes.values()), cascades, engine)
 
 
 def _cascade(row: sa.Row[Any]) -> CascadingKey:

@@ -63,6 +63,7 @@ class TableShape:
     primary_key: tuple[str, ...]
     unique_keys: tuple[tuple[str, ...], ...] = ()
     cascades: tuple[CascadingKey, ...] = ()
+    engine: str = "InnoDB"
 
     def column(self, name: str) -> Column:
         """The column called ``name``."""
@@ -178,11 +179,16 @@ def build(spec: Spec, shapes: Mapping[str, TableShape], packet: int = DEFAULT_PA
     ``packet`` is the server's ``max_allowed_packet``: no event may outgrow what it can build.
     """
     identifiers.check(spec.events_table, "events_table")
-    problems = [p for t in spec.tables for p in _problems(t, shapes.get(t.name))]
+    problems: list[str] = []
+    captures = []
+    for table in spec.tables:
+        found = _problems(table, shapes.get(table.name))
+        if not found:
+            captures.append(_capture(table, shapes[table.name], _limit(spec, table, packet)))
+            found = _safety_problems(captures[-1], packet)
+        problems += found
     _raise(problems)
-    captures = tuple(_capture(t, shapes[t.name], _limit(spec, t, packet)) for t in spec.tables)
-    _raise([p for c, t in zip(captures, spec.tables, strict=True) for p in _safety_problems(c, t, packet)])
-    return Model(spec.events_table, captures)
+    return Model(spec.events_table, tuple(captures))
 
 
 def _raise(problems: list[str]) -> None:
@@ -197,7 +203,7 @@ def _limit(spec: Spec, table: TableSpec, packet: int) -> int:
     return event_size.default_limit([(d.type, d.options) for d in destinations], packet)
 
 
-def _safety_problems(capture: Capture, table: TableSpec, packet: int) -> list[str]:
+def _safety_problems(capture: Capture, packet: int) -> list[str]:
     """Why a trigger for this capture could fail a write or write an event no one can publish."""
     where = f"tables.{capture.table}"
     problems = [
@@ -241,6 +247,7 @@ def _problems(table: TableSpec, shape: TableShape | None) -> list[str]:
     if bad_name or shape is None:
         return [f"{where}: {bad_name or f'table {table.name!r} does not exist in the database'}"]
     problems = _missing_columns(table, shape) + _key_problems(table, shape) + _cascade_problems(table, shape)
+    problems += _engine_problems(table, shape)
     problems += [f"{where}: {p}" for c in shape.columns if (p := _name_problem(c.name, "column"))]
     return problems
 
@@ -281,6 +288,21 @@ def _key_problems(table: TableSpec, shape: TableShape) -> list[str]:
         f"columns {nullable} allow NULL" if nullable else "they are not exactly the columns of a UNIQUE index"
     )
     return [f"{where}.key_columns: {list(table.key_columns)} cannot identify a row: {why}"]
+
+
+TRANSACTIONAL_ENGINES = frozenset({"innodb", "rocksdb", "tokudb"})
+
+
+def _engine_problems(table: TableSpec, shape: TableShape) -> list[str]:
+    """A non-transactional table cannot change in the same transaction as its events."""
+    if shape.engine.lower() in TRANSACTIONAL_ENGINES:
+        return []
+    return [
+        f"tables.{table.name}: table {table.name!r} uses the {shape.engine} engine, which is not "
+        "transactional: a rolled-back write would keep its change but lose its event, and with "
+        "enforce_gtid_consistency (Aurora, MySQL 8 with GTIDs) every write would fail. Convert it with "
+        f"ALTER TABLE ... ENGINE=InnoDB, or stop tracking it"
+    ]
 
 
 def _cascade_problems(table: TableSpec, shape: TableShape) -> list[str]:

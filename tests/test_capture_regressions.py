@@ -272,10 +272,11 @@ def test_unsafe_tables_are_refused_before_any_ddl(project: Project) -> None:
         "CREATE TABLE textagg (id INT PRIMARY KEY, t TEXT)",
         "CREATE TABLE wide (id INT PRIMARY KEY, " + ", ".join(f"c{i} DATETIME(6)" for i in range(100)) + ")",
         "CREATE TABLE big (id INT PRIMARY KEY)",
+        "CREATE TABLE myisam (id INT PRIMARY KEY) ENGINE=MyISAM",
     )
     project.write_spec(
         "version: 1\ntables:\n  blobkey: {}\n  textagg: {aggregate_id: t}\n  wide: {max_event_bytes: 4096}\n"
-        "  big: {max_event_bytes: 64MiB}\ndestinations:\n  default: {type: sqs, queue_url: x}\n"
+        "  big: {max_event_bytes: 64MiB}\n  myisam: {}\ndestinations:\n  default: {type: sqs, queue_url: x}\n"
     )
     with pytest.raises(SchemaMismatchError) as refused:
         project.migrate()
@@ -285,6 +286,7 @@ def test_unsafe_tables_are_refused_before_any_ddl(project: Project) -> None:
     )
     assert "tables.wide: an insert event needs at least" in text and "exclude columns" in text
     assert "tables.big.max_event_bytes: 67108864 bytes is more than this server can build" in text
+    assert "tables.myisam: table 'myisam' uses the MyISAM engine, which is not transactional" in text
     assert (
         project.scalar("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()")
         == 0
