@@ -7,6 +7,7 @@ character set, ``ANSI_QUOTES`` or ``NO_BACKSLASH_ESCAPES``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -445,6 +446,8 @@ class CaptureOptions:
     event_type: str | None
     aggregate_type: str | None
     max_event_bytes: int | None
+    exclude: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
 
     def spec(self, table: str) -> dict[str, object]:
         body: dict[str, object] = {
@@ -457,6 +460,10 @@ class CaptureOptions:
             body["aggregate_type"] = self.aggregate_type
         if self.max_event_bytes:
             body["max_event_bytes"] = self.max_event_bytes
+        if self.exclude:
+            body["exclude_columns"] = list(self.exclude)
+        if self.ignore:
+            body["ignore_columns"] = list(self.ignore)
         return {table: body}
 
 
@@ -476,3 +483,17 @@ def statements(table: TableDef) -> st.SearchStrategy[list[Write]]:
 
 Generator = Callable[[str], st.SearchStrategy[ColumnDef]]
 __all__: Sequence[str] = ()
+
+
+@st.composite
+def options(draw: st.DrawFn, table: TableDef) -> CaptureOptions:
+    """Capture options for ``table``, some of its non-key columns excluded or ignored."""
+    chosen = draw(OPTIONS)
+    names = [c.name for c in table.columns]
+    exclude = draw(st.lists(st.sampled_from(names), unique=True, max_size=2))
+    ignore = draw(
+        st.lists(st.sampled_from([n for n in names if n not in exclude] or names), unique=True, max_size=2)
+    )
+    return dataclasses.replace(
+        chosen, exclude=tuple(exclude), ignore=tuple(i for i in ignore if i not in exclude)
+    )

@@ -37,7 +37,6 @@ from .schemas import (
     DATABASE_CHARSETS,
     MIGRATING,
     NAMES,
-    OPTIONS,
     SESSIONS,
     CaptureOptions,
     Session,
@@ -45,6 +44,9 @@ from .schemas import (
     Write,
     statements,
     table_def,
+)
+from .schemas import (
+    options as capture_options,
 )
 
 pytestmark = pytest.mark.integration
@@ -146,7 +148,7 @@ def check_events(
 ) -> None:
     """The events of one statement tell each key's story: from its row before to its row after."""
     key = [c.name for c in capture.key]
-    auto = {c.name for c in capture.columns if c.auto_updated}
+    auto = {c.name for c in capture.columns if c.auto_updated} | set(options.ignore)
     by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for event in events:
         assert event["table"] == capture.table and event["op"] in ("insert", "update", "delete")
@@ -259,7 +261,15 @@ def examples(draw: st.DrawFn) -> tuple[Any, ...]:
     table = draw(table_def())
     name = draw(NAMES.filter(lambda n: n.lower() not in RESERVED and not n.lower().startswith("twin")))
     charset = draw(st.sampled_from(DATABASE_CHARSETS))
-    return (table, name, draw(OPTIONS), draw(MIGRATING), draw(SESSIONS), charset, draw(statements(table)))
+    return (
+        table,
+        name,
+        draw(capture_options(table)),
+        draw(MIGRATING),
+        draw(SESSIONS),
+        charset,
+        draw(statements(table)),
+    )
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
