@@ -99,6 +99,8 @@ class Capture:
     aggregate_type: str = ""
     aggregate_id: Column | None = None
     max_event_bytes: int = event_size.MIB - event_size.ENVELOPE_HEADROOM
+    row_columns: tuple[Column, ...] = ()
+    """Every column of the table, captured or not (default: the captured ones)."""
 
     @property
     def triggers(self) -> tuple[Trigger, ...]:
@@ -123,9 +125,22 @@ class Capture:
         described = (
             [[c.name, c.sql_type] for c in self.columns],
             [c.name for c in self.key],
-            sorted((k, str(v)) for k, v in vars(self).items() if k not in ("table", "columns", "key")),
+            sorted(
+                (k, str(v))
+                for k, v in vars(self).items()
+                if k not in ("table", "columns", "key", "row_columns")
+            ),
         )
         return hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()[:10]
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """The columns whose change changes the row: all but ON UPDATE CURRENT_TIMESTAMP ones.
+
+        When none of them changed, the server stored nothing, though the trigger
+        sees a fresh time in the auto-updated columns (an UPDATE of 0 rows).
+        """
+        return tuple(c for c in self.row_columns or self.columns if not c.auto_updated)
 
     def column(self, name: str) -> Column:
         """The captured column called ``name``."""
@@ -344,4 +359,5 @@ def _capture(table: TableSpec, shape: TableShape, limit: int) -> Capture:
         aggregate_type=table.aggregate_type or table.name,
         aggregate_id=shape.column(table.aggregate_id) if table.aggregate_id else None,
         max_event_bytes=limit,
+        row_columns=shape.columns,
     )

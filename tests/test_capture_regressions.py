@@ -309,3 +309,26 @@ def test_enum_and_set_members_beyond_the_bmp(project: Project) -> None:
         {"id": 2, "e": "ä", "s": []},
         {"id": 3, "e": None, "s": ["😀", "b\\"]},
     ]
+
+
+def test_no_op_updates_carry_the_stored_time_of_auto_updated_columns(project: Project) -> None:
+    """With skip_noop_updates: false, a 0-row UPDATE is an event whose images hold the row as stored."""
+    now = "CURRENT_TIMESTAMP(3)"
+    track(
+        project,
+        f"CREATE TABLE t (id INT PRIMARY KEY, a INT, hidden INT, u TIMESTAMP(3) DEFAULT {now} "
+        f"ON UPDATE {now})",
+        options="{skip_noop_updates: false, before_image: changed, exclude_columns: [hidden]}",
+    )
+    write(project, "INSERT INTO t VALUES (1, 1, 1, '2020-01-01 00:00:00')")
+    write(
+        project,
+        "INSERT INTO t (id, a) VALUES (1, 1) ON DUPLICATE KEY UPDATE a = 1",
+        "UPDATE t SET hidden = 2",
+    )
+    noop, hidden = project.events()[1:]
+    assert noop["before"] == {} and noop["after"]["u"] == "2020-01-01T00:00:00.000Z"
+    stored = project.scalar(
+        "SELECT DATE_FORMAT(CONVERT_TZ(u, @@time_zone, '+00:00'), '%Y-%m-%dT%H:%i:%s.%f') FROM t"
+    )
+    assert hidden["before"] == {"u": "2020-01-01T00:00:00.000Z"} and hidden["after"]["u"] == stored[:23] + "Z"
