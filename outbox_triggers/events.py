@@ -17,13 +17,32 @@ from outbox_triggers import identifiers
 
 
 class Event(NamedTuple):
-    """One undelivered event row: order number, source table, key hash, body, and when it was written."""
+    """One undelivered event row: order number, source table, key hash, body, and when it was written.
+
+    A body that is not UTF-8 (a binary ``payload`` column) arrives with its bad
+    bytes as escaped surrogates, so it can't be encoded and is dead-lettered.
+    """
 
     seq: int
     table: str
     key_hash: int
     body: str
     created: float = 0.0
+
+
+class Burial(NamedTuple):
+    """Why an event goes to the dead letters: which destination refused it, the error, and what to keep.
+
+    ``payload`` replaces the row's own only when that can't be stored as text
+    (its bytes are not UTF-8): then it holds them with U+FFFD in place of each bad one.
+    """
+
+    destination: str
+    error: str
+    payload: str | None = None
+
+
+MAX_ERROR_CHARS = 4000
 
 
 PARTITION_FILTER = " AND key_hash % :parts IN :owned"
@@ -80,8 +99,8 @@ class EventsTable:
         self.dead_letters = identifiers.dead_letters_table(name)
         self._bury = sa.text(
             f"INSERT INTO {dead} (seq, table_name, key_hash, payload, created_at, destination, error) "  # noqa: S608
-            f"SELECT seq, table_name, key_hash, payload, created_at, :destination, :error FROM {quoted} "
-            "WHERE seq = :seq"
+            "SELECT seq, table_name, key_hash, COALESCE(:payload, payload), created_at, :destination, :error "
+            f"FROM {quoted} WHERE seq = :seq"
         )
         kept = identifiers.quote_text(identifiers.delivered_table(name))
         self._archive = sa.text(
@@ -132,7 +151,11 @@ class EventsTable:
         if rows is None:
             rows = self._claim_from_start(conn, mine, {**params, "n": limit + held}, pipeline)
         conn.commit()
-        return [Event(seq, t, k, b, (c or 0) / 1e6) for seq, t, k, b, c in rows if t is not None]
+        return [
+            Event(seq, t, k, b if b.__class__ is str else _text(b), (c or 0) / 1e6)
+            for seq, t, k, b, c in rows
+            if t is not None
+        ]
 
     def _claim_after(
         self, conn: Connection, mine: str, params: dict[str, object], held: int
@@ -157,12 +180,13 @@ class EventsTable:
         self,
         conn: Connection,
         delivered: Sequence[int],
-        dead: Mapping[int, tuple[str, str]],
+        dead: Mapping[int, Burial],
         keep: bool = False,
     ) -> None:
-        """Dead-letter ``dead`` (seq → destination, error) and delete them with ``delivered``, atomically."""
-        for seq, (destination, error) in dead.items():
-            conn.execute(self._bury, {"seq": seq, "destination": destination[:64], "error": error})
+        """Dead-letter ``dead`` and delete them with ``delivered``, atomically."""
+        for seq, (destination, error, payload) in dead.items():
+            params = {"seq": seq, "destination": destination[:64], "error": error[:MAX_ERROR_CHARS]}
+            conn.execute(self._bury, {**params, "payload": payload})
         if keep and delivered:
             conn.execute(self._archive, {"seqs": list(delivered)})
         self.delete(conn, [*delivered, *dead])
@@ -196,3 +220,18 @@ class EventsTable:
         value = conn.execute(self._high).scalar()
         conn.commit()
         return int(value or 0)
+
+
+def _text(body: bytes) -> str:
+    """A ``payload`` read as bytes (a binary column): UTF-8, any bad byte kept as an escaped surrogate."""
+    return body.decode("utf-8", "surrogateescape")
+
+
+def burial(destination: str, error: str, body: str) -> Burial:
+    """The dead letter for ``body``; a body that is not UTF-8 is kept with U+FFFD for each bad byte."""
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        kept = body.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return Burial(destination, error, kept)
+    return Burial(destination, error)

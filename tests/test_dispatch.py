@@ -153,10 +153,10 @@ def test_a_failing_destination_backs_off_while_the_other_goes_on() -> None:
     dispatcher = Dispatcher({"orders": [down], "users": [up]}, max_in_flight=4)
     dispatcher.add(events(1))
     until_idle(dispatcher)
-    assert dispatcher.backing_off() is not None and dispatcher.most_failures() == 1
+    assert dispatcher.backing_off() is not None and dispatcher.failing()["down"].attempts == 1
     finished = run(dispatcher, events(2, table="users", first=2), timeout=0.5)
     assert finished.result.accepted == [2] and dispatcher.holds(1)
-    assert down.requests <= 3  # retried after a backoff, not in a busy loop
+    assert down.requests <= 4  # retried after a backoff (at most a second), not in a busy loop
 
 
 def test_oversize_message_is_rejected_for_good_with_its_size() -> None:

@@ -8,9 +8,15 @@ concurrently and keeping each key's order is the relay's job
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+# what building a message or a request entry raises for an event that can't be read or re-encoded
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]*")
 
 
 @dataclass(slots=True)
@@ -70,3 +76,27 @@ class Publisher(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+def without_urls(text: str) -> str:
+    """``text`` with every URL replaced by ``<endpoint>``."""
+    return _URL.sub("<endpoint>", text)
+
+
+def unreadable(exc: BaseException) -> str:
+    """Why a message can't be published, for its dead letter."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"the event is not valid JSON ({exc})"
+    if isinstance(exc, UnicodeEncodeError):
+        return _surrogate(exc)
+    if isinstance(exc, KeyError):
+        return f"the event has no {exc} field"
+    return f"the event can't be published ({type(exc).__name__}: {exc})"
+
+
+def _surrogate(exc: UnicodeEncodeError) -> str:
+    """A byte that is not UTF-8 (read as an escaped surrogate), or an unpaired surrogate (a JSON escape)."""
+    char = ord(exc.object[exc.start])
+    if 0xDC80 <= char <= 0xDCFF:
+        return f"the event is not valid UTF-8 (byte 0x{char - 0xDC00:02X} at character {exc.start})"
+    return f"the event holds an unpaired surrogate U+{char:04X} at character {exc.start} (not UTF-8)"
