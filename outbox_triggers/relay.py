@@ -59,6 +59,7 @@ from outbox_triggers.errors import DestinationError, OutboxError
 from outbox_triggers.events import Burial, Event, EventsTable, burial
 from outbox_triggers.outages import Outage
 from outbox_triggers.publishers import Publisher, PublishResult
+from outbox_triggers.publishers.base import without_urls
 from outbox_triggers.stopping import ColdShutdown
 
 __all__ = [
@@ -455,10 +456,11 @@ class Relay:
 
 
 def _describe(exc: Exception) -> str:
-    """One line for a failed statement: the hint and the driver's message, no URL."""
-    if not isinstance(exc, sa.exc.DBAPIError):
-        return str(exc)
-    orig = exc.orig
+    """One line for a failed statement: the error number and the driver's message, no URL."""
+    cause = exc.__cause__ if isinstance(exc, OutboxError) else exc
+    if not isinstance(cause, sa.exc.DBAPIError):
+        return without_urls(str(exc))
+    orig = cause.orig
     detail = str(orig.args[1]) if orig is not None and len(orig.args) > 1 else str(orig)
-    code = error_code(exc)
-    return f"error {code}: {detail}" if code else detail
+    code = error_code(cause)
+    return without_urls(f"error {code}: {detail}" if code else detail)
