@@ -61,6 +61,11 @@ FIGURES = (
     Figure("relay_drain_ratio", "Relay drain ÷ raw SELECT/DELETE loop, same backlog", "≥ 0.8", at_least(0.8)),
     Figure("relay_drain_events_per_s", "Relay drain into the null sink, events/s", digits=0),
     Figure("raw_drain_events_per_s", "… the raw SELECT/DELETE loop, events/s", digits=0),
+    Figure("relay_drain_us_per_event", "… relay, µs per event (diagnostic)", digits=1),
+    Figure("raw_drain_us_per_event", "… raw loop, µs per event (diagnostic)", digits=1),
+    Figure(
+        "dispatch_cpu_us_per_event", "Dispatcher alone, no database: CPU µs per event (diagnostic)", digits=1
+    ),
     Figure(
         "relay_pipeline_ratio",
         "Relay, 15 ms sink: events/s ÷ (10 x in flight ÷ 15 ms)",
@@ -76,6 +81,12 @@ FIGURES = (
     Figure("claim_p99_ms_start", "… with the full backlog, ms", "≤ 1", at_most(1.0), 2),
     Figure("claim_p99_ms_end", "… with 5% left, purge running, ms", "≤ 1", at_most(1.0), 2),
     Figure("claim_p99_ms_end_settled", "… with 5% left, once purge caught up (diagnostic), ms", digits=2),
+    Figure(
+        "claim_floor_p99_ms",
+        "Floor: plain SELECT of the same rows, p99 (server), worse of start/end, ms",
+        digits=2,
+    ),
+    Figure("claim_floor_p99_ms_end_settled", "… floor once purge caught up, ms", digits=2),
     Figure("relay_max_rss_mb", "Relay peak RSS during the backlog drain, MB", "< 200", below(200), 1),
     Figure("history_list_len_start", "InnoDB history list length before the drain", digits=0),
     Figure("history_list_len_max", "InnoDB history list length, max during the drain", digits=0),

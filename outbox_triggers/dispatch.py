@@ -351,10 +351,13 @@ class Dispatcher:
         if not publishers:
             self._unrouted[seq] = self._failed[seq] = f"no destination routes table {event.table!r}"
             return
-        took = self._accepted_by.get(seq)
+        took = self._accepted_by.get(seq) if self._accepted_by else None
         waiting = self._waiting[seq] = set(names) - took if took else set(names)
+        messages = []
         try:
-            messages = [(p.name, self._message(p, event)) for p in publishers if p.name in waiting]
+            for publisher in publishers:
+                if publisher.name in waiting:
+                    messages.append((publisher.name, self._message(publisher, event)))
         except Unpublishable as exc:
             self._dead[seq] = (exc.destination, exc.reason)
             waiting.clear()
@@ -484,6 +487,8 @@ class Dispatcher:
         try:
             if shape is None:
                 return Message(event.seq, event.table, event.key_hash, event.body)
+            if not event.body.isascii():
+                event.body.encode("utf-8")  # a body that is not UTF-8 says so, before the envelope tries it
             return Message(event.seq, event.table, event.key_hash, shape(event.body), event.body)
         except UNREADABLE as exc:
             envelope = f" into a {publisher.format} envelope" if shape else ""

@@ -76,6 +76,7 @@ DB_RETRY_S = 1.0
 ONCE_GIVE_UP_S = 10.0
 ONCE_GIVE_UP_ATTEMPTS = 3
 PURGE_EVERY_S = 60.0
+SETTLE_EVERY_S = 0.05
 WATCH_EVERY_S = 0.25
 
 
@@ -133,7 +134,7 @@ class Relay:
         self._observers = tuple(observers)
         self._keep_s = keep_delivered_s
         self._purged_at = 0.0
-        self._events = EventsTable(events_table)
+        self._events = EventsTable(events_table, lag=bool(observers))
         self._dispatcher = Dispatcher(routes, max_in_flight, database=engine.url.database or "")
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -141,6 +142,8 @@ class Relay:
         self._stop = threading.Event()
         self._conn: Connection | None = None
         self._unsettled: dict[int, Burial | None] = {}
+        self._unsettled_since = 0.0
+        self._held = _Held(self._dispatcher, self._unsettled)
         self._finished = Finished()
         self._settled_at = time.monotonic()
         self._stall_after_s = stall_after_s
@@ -189,6 +192,8 @@ class Relay:
             self._record(self._collect(wait))
             if once and self._once_over(read):
                 return
+            if not read:
+                self._settle()
             if not read and not self._dispatcher.holding():
                 self._notify("idle")
                 self._purge_kept()
@@ -235,8 +240,8 @@ class Relay:
             self._failing.pop(name).ended()
 
     def _read(self, high: int | None) -> int | None:
-        """Settle, then add the next events to the pipeline; how many, or None if the database failed."""
-        if not self._settle():
+        """Settle if due, then add the next events to the pipeline: how many; None if the database failed."""
+        if self._settle_due() and not self._settle():
             return None
         try:
             if not self._keep_lock():
@@ -246,7 +251,7 @@ class Relay:
                 self._batch_size,
                 self._lock.partitions,
                 self._lock.owned,
-                self._dispatcher,
+                self._held,
             )
         except (sa.exc.DBAPIError, OutboxError) as exc:
             self._database_failed(exc)
@@ -295,6 +300,8 @@ class Relay:
     def _record(self, finished: Finished) -> None:
         """Count what finished and queue it for deletion; log failures."""
         result = finished.result
+        if not self._unsettled and (result.accepted or result.rejected):
+            self._unsettled_since = time.monotonic()
         for seq in result.accepted:
             self._unsettled[seq] = None
         if result.rejected:
@@ -322,6 +329,17 @@ class Relay:
         now = time.monotonic()
         self._notify("batch_done", finished.events, finished.result, now - self._settled_at)
         self._settled_at = now
+
+    def _settle_due(self) -> bool:
+        """Delete delivered events once a batch of them waits, or the oldest has waited 50 ms.
+
+        Until then they stay in the table, and reads count them as held, so a
+        read never waits for a delete (and its commit) unless one is due.
+        """
+        if not self._unsettled:
+            return False
+        full = len(self._unsettled) >= self._batch_size
+        return full or time.monotonic() - self._unsettled_since >= SETTLE_EVERY_S
 
     def _settle(self) -> bool:
         """Delete what every destination accepted and dead-letter what one rejected, in one transaction.
@@ -453,6 +471,26 @@ class Relay:
             stopping.install(cold)
 
         return stopping.install(warm)
+
+
+class _Held:
+    """What reads must skip: the events in the pipeline, and delivered ones not deleted yet."""
+
+    def __init__(self, dispatcher: Dispatcher, unsettled: Mapping[int, object]) -> None:
+        self._dispatcher = dispatcher
+        self._unsettled = unsettled
+
+    def holding(self) -> int:
+        """How many events are held (all still in the table)."""
+        return self._dispatcher.holding() + len(self._unsettled)
+
+    def highest(self) -> int:
+        """At least the newest ``seq`` held."""
+        return max(self._dispatcher.highest(), max(self._unsettled, default=0))
+
+    def holds(self, seq: int) -> bool:
+        """True if ``seq`` is held."""
+        return seq in self._unsettled or self._dispatcher.holds(seq)
 
 
 def _describe(exc: Exception) -> str:
