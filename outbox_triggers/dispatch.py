@@ -122,27 +122,30 @@ class _Destination:
     def take(self, rejected: dict[int, str]) -> list[Message]:
         """The next request from the ready keys' oldest messages; oversize ones go to ``rejected``."""
         request: list[Message] = []
-        size, limits = 0, self.publisher
-        while self.ready and len(request) < limits.max_entries:
-            key = next(iter(self.ready))
-            messages, took = self.queues[key], False
-            while messages and len(request) < limits.max_entries and not (took and self.ordered):
+        limits, ready, queues, ordered = self.publisher, self.ready, self.queues, self.ordered
+        most, largest, budget = limits.max_entries, limits.max_message_bytes, limits.max_request_bytes
+        size = 0
+        while ready and len(request) < most:
+            key = next(iter(ready))
+            messages, took = queues[key], False
+            while messages and len(request) < most and not (took and ordered):
                 message = messages[0]
-                if message.size > limits.max_message_bytes:
+                if message.size > largest:
                     rejected[messages.popleft().seq] = _oversize(message, limits)
-                elif request and size + message.size > limits.max_request_bytes:
+                elif request and size + message.size > budget:
                     break
                 else:
                     request.append(messages.popleft())
-                    size, took = size + message.size, True
+                    size += message.size
+                    took = True
             if messages and not took:
                 break  # the request is full by bytes
-            del self.ready[key]
+            del ready[key]
             if took:
                 self.busy.add(key)
             else:
-                del self.queues[key]
-        self.sending.update(m.seq for m in request)
+                del queues[key]
+        self.sending.update([m.seq for m in request])
         return request
 
     def take_accepted(self, accepted: Container[int]) -> list[Message]:
@@ -150,6 +153,8 @@ class _Destination:
         request: list[Message] = []
         size, limits = 0, self.publisher
         for key in list(self.ready):
+            if not self.queues.get(key):
+                continue
             message = self.queues[key][0]
             if len(request) >= limits.max_entries or (
                 request and size + message.size > limits.max_request_bytes
@@ -166,15 +171,18 @@ class _Destination:
     def returned(self, request: Sequence[Message], failed: Mapping[int, str], now: float) -> None:
         """A request is back: failed messages return to their keys' heads; a failure backs off."""
         self.started.pop(id(request), None)
-        for message in reversed([m for m in request if m.seq in failed]):
-            self.queues.setdefault(message.key_hash, deque()).appendleft(message)
+        queues, ready, busy, sending = self.queues, self.ready, self.busy, self.sending
+        if failed:
+            for message in reversed([m for m in request if m.seq in failed]):
+                queues.setdefault(message.key_hash, deque()).appendleft(message)
         for message in request:
-            self.sending.discard(message.seq)
-            self.busy.discard(message.key_hash)
-            if self.queues.get(message.key_hash):
-                self.ready[message.key_hash] = None
+            key = message.key_hash
+            sending.discard(message.seq)
+            busy.discard(key)
+            if queues.get(key):
+                ready[key] = None
             else:
-                self.queues.pop(message.key_hash, None)
+                queues.pop(key, None)
         if not failed:
             self.failures, self.resume_at, self.failing_since = 0, 0.0, None
         elif now >= self.resume_at:
@@ -427,7 +435,11 @@ class Dispatcher:
         self._in_flight -= 1
         name = destination.name
         clean = len(outcome.accepted) == len(request) and not outcome.failed and not outcome.rejected
-        failed = {} if clean else {m.seq: outcome.failed.get(m.seq, "no answer for it") for m in request}
+        if clean:
+            self._all_took(outcome.accepted, name)
+            destination.returned(request, {}, 0.0)
+            return
+        failed = {m.seq: outcome.failed.get(m.seq, "no answer for it") for m in request}
         for seq in outcome.accepted:
             failed.pop(seq, None)
             if self._took(seq, name):
@@ -440,6 +452,17 @@ class Dispatcher:
             self._took(seq, name)
         destination.returned(request, failed, time.monotonic())
         self._failed.update(failed)
+
+    def _all_took(self, accepted: Sequence[int], name: str) -> None:
+        """``name`` accepted every one of ``accepted`` (the common case, inlined)."""
+        all_waiting, done = self._waiting, self._done
+        for seq in accepted:
+            waiting = all_waiting[seq]
+            waiting.discard(name)
+            if waiting:
+                self._accepted_by.setdefault(seq, set()).add(name)
+            else:
+                done.append(seq)
 
     def _took(self, seq: int, name: str) -> bool:
         """``name`` is done with ``seq``; the event is done when no destination is left. True if some are."""
@@ -460,21 +483,19 @@ class Dispatcher:
 
     def _finish(self, finished: Finished) -> None:
         done, self._done = self._done, []
+        events, waiting, dead, accepted_by = self._events, self._waiting, self._dead, self._accepted_by
+        finished.events.extend([events.pop(seq) for seq in done])
         for seq in done:
-            finished.events.append(self._events[seq])
-            if seq in self._dead:
-                finished.rejected_by[seq], finished.result.rejected[seq] = self._dead[seq]
+            waiting.pop(seq, None)
+        if not (dead or accepted_by or self._unrouted):
+            finished.result.accepted.extend(done)
+            return
+        for seq in done:
+            if seq in dead:
+                finished.rejected_by[seq], finished.result.rejected[seq] = dead.pop(seq)
             else:
                 finished.result.accepted.append(seq)
-            self._forget(seq)
-            self._accepted_by.pop(seq, None)
-
-    def _forget(self, seq: int) -> None:
-        self._events.pop(seq, None)
-        self._waiting.pop(seq, None)
-        if self._dead:
-            self._dead.pop(seq, None)
-        if self._unrouted:
+            accepted_by.pop(seq, None)
             self._unrouted.pop(seq, None)
 
     def _message(self, publisher: Publisher, event: Event) -> Message:
