@@ -199,6 +199,7 @@ class Relay:
                 self._purge_kept()
         self._record(self._dispatcher.drain(self._finish_s if self._lock.held() else 0.0))
         self._settle()
+        self._report_failing(self._dispatcher.failing())  # close the outages that ended meanwhile
 
     def _high_water(self) -> int:
         with translate_errors(self._engine.url):
