@@ -193,14 +193,15 @@ class EventsTable:
         delivered: Sequence[int],
         dead: Mapping[int, Burial],
         keep: bool = False,
+        commit: bool = True,
     ) -> None:
-        """Dead-letter ``dead`` and delete them with ``delivered``, atomically."""
+        """Dead-letter ``dead``, delete them with ``delivered``, in one transaction (and commit it)."""
         for seq, (destination, error, payload) in dead.items():
             params = {"seq": seq, "destination": destination[:64], "error": error[:MAX_ERROR_CHARS]}
             conn.execute(self._bury, {**params, "payload": payload})
         if keep and delivered:
             conn.execute(self._archive, {"seqs": list(delivered)})
-        self.delete(conn, [*delivered, *dead])
+        self.delete(conn, [*delivered, *dead], commit)
 
     def purge_delivered(self, conn: Connection, older_than_s: int, chunk: int = 1000) -> int:
         """Delete kept events delivered more than ``older_than_s`` ago, ``chunk`` rows per transaction."""
@@ -212,14 +213,15 @@ class EventsTable:
             if gone < chunk:
                 return total
 
-    def delete(self, conn: Connection, seqs: Sequence[int]) -> int:
-        """Delete exactly these events; return how many rows went."""
+    def delete(self, conn: Connection, seqs: Sequence[int], commit: bool = True) -> int:
+        """Delete exactly these events (and commit, unless told not to); return how many rows went."""
         if not seqs:
             return 0
         deleted = conn.exec_driver_sql(
             self._delete + ",".join([str(int(seq)) for seq in seqs]) + ")"
         ).rowcount
-        conn.commit()
+        if commit:
+            conn.commit()
         return int(deleted)
 
     def count(self, conn: Connection) -> int:

@@ -15,7 +15,9 @@ transaction committed late below it; then it starts from the beginning of the
 table, so a key's events are never read out of order.
 
 Polling adapts: after a full batch it reads again at once; when the table is
-empty it waits 1 ms, then doubles the wait up to ``poll_interval``.
+empty it waits 1 ms, then doubles the wait up to ``poll_interval``. Delivered
+events are deleted in the background (:mod:`outbox_triggers.deleting`), a
+batch or 50 ms' worth at a time, while reads go on.
 
 A database that is down is retried about once a second, so publishing
 resumes within about a second of it coming back; events that were delivered
@@ -54,9 +56,10 @@ from outbox_triggers.defaults import (
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_STALL_AFTER,
 )
+from outbox_triggers.deleting import Batch, Deleter
 from outbox_triggers.dispatch import Dispatcher, Failing, Finished, backoff
 from outbox_triggers.errors import DestinationError, OutboxError
-from outbox_triggers.events import Burial, Event, EventsTable, burial
+from outbox_triggers.events import Event, EventsTable, burial
 from outbox_triggers.outages import Outage
 from outbox_triggers.publishers import Publisher, PublishResult
 from outbox_triggers.publishers.base import without_urls
@@ -141,9 +144,11 @@ class Relay:
         self._lock = lock.for_relay(engine, events_table, partitions)
         self._stop = threading.Event()
         self._conn: Connection | None = None
-        self._unsettled: dict[int, Burial | None] = {}
+        self._unsettled: Batch = {}
         self._unsettled_since = 0.0
-        self._held = _Held(self._dispatcher, self._unsettled)
+        self._guard = threading.Lock()
+        self._deleter = Deleter(engine, self._events, keep_delivered_s is not None, self._guard)
+        self._held = _Held(self._dispatcher, self._unsettled, self._deleter)
         self._finished = Finished()
         self._settled_at = time.monotonic()
         self._stall_after_s = stall_after_s
@@ -241,19 +246,19 @@ class Relay:
             self._failing.pop(name).ended()
 
     def _read(self, high: int | None) -> int | None:
-        """Settle if due, then add the next events to the pipeline: how many; None if the database failed."""
-        if self._settle_due() and not self._settle():
-            return None
+        """Start a delete when due, then add the next events to the pipeline: how many; None on failure."""
+        self._delete_in_background()
         try:
             if not self._keep_lock():
                 return 0
-            events = self._events.fetch(
-                self._connection(),
-                self._batch_size,
-                self._lock.partitions,
-                self._lock.owned,
-                self._held,
-            )
+            with self._guard:
+                events = self._events.fetch(
+                    self._connection(),
+                    self._batch_size,
+                    self._lock.partitions,
+                    self._lock.owned,
+                    self._held,
+                )
         except (sa.exc.DBAPIError, OutboxError) as exc:
             self._database_failed(exc)
             return None
@@ -331,6 +336,29 @@ class Relay:
         self._notify("batch_done", finished.events, finished.result, now - self._settled_at)
         self._settled_at = now
 
+    def _delete_in_background(self) -> None:
+        """Collect a finished background delete; hand the delivered events to a new one when due."""
+        if not self._deleter.busy():
+            self._collect_delete()
+        if self._settle_due() and not self._deleter.busy():
+            batch = dict(self._unsettled)
+            self._unsettled.clear()
+            self._deleter.start(batch)
+
+    def _collect_delete(self) -> bool:
+        """Wait for the background delete, if any, and report it; False if it failed (events wait again)."""
+        outcome = self._deleter.finish()
+        if outcome is None:
+            return True
+        failed, error = outcome
+        if error is None:
+            self.stats.batches += 1
+            self._report()
+            return True
+        self._unsettled.update(failed)
+        self._database_failed(error if isinstance(error, Exception) else RuntimeError(str(error)))
+        return False
+
     def _settle_due(self) -> bool:
         """Delete delivered events once a batch of them waits, or the oldest has waited 50 ms.
 
@@ -348,6 +376,8 @@ class Relay:
         False when the database failed: the events stay in the table, and out of
         the pipeline's reads, until a later call records them.
         """
+        if not self._collect_delete():
+            return False
         if not self._unsettled:
             return True
         delivered = [seq for seq, refused in self._unsettled.items() if refused is None]
@@ -433,7 +463,9 @@ class Relay:
     def _teardown(self) -> None:
         if self._cold:  # no waiting, no statements: the server frees the lock when the process is gone
             self._dispatcher.close(wait=False)
+            self._deleter.close(wait=False)
             return
+        self._deleter.close()
         self._drop_connection()
         if self._lock.name:
             self._notify("lock_changed", False, self._lock.name)
@@ -475,23 +507,28 @@ class Relay:
 
 
 class _Held:
-    """What reads must skip: the events in the pipeline, and delivered ones not deleted yet."""
+    """What reads must skip: events in the pipeline, delivered ones not deleted yet, and those being deleted.
 
-    def __init__(self, dispatcher: Dispatcher, unsettled: Mapping[int, object]) -> None:
+    Read under the relay's guard, so a background delete's commit can't change it mid-read.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, unsettled: Mapping[int, object], deleter: Deleter) -> None:
         self._dispatcher = dispatcher
         self._unsettled = unsettled
+        self._deleter = deleter
 
     def holding(self) -> int:
         """How many events are held (all still in the table)."""
-        return self._dispatcher.holding() + len(self._unsettled)
+        return self._dispatcher.holding() + len(self._unsettled) + len(self._deleter.settling)
 
     def highest(self) -> int:
         """At least the newest ``seq`` held."""
-        return max(self._dispatcher.highest(), max(self._unsettled, default=0))
+        settling = self._deleter.settling
+        return max(self._dispatcher.highest(), max(self._unsettled, default=0), max(settling, default=0))
 
     def holds(self, seq: int) -> bool:
         """True if ``seq`` is held."""
-        return seq in self._unsettled or self._dispatcher.holds(seq)
+        return seq in self._unsettled or seq in self._deleter.settling or self._dispatcher.holds(seq)
 
 
 def _describe(exc: Exception) -> str:
