@@ -337,10 +337,15 @@ class Relay:
         self._settled_at = now
 
     def _delete_in_background(self) -> None:
-        """Collect a finished background delete; hand the delivered events to a new one when due."""
-        if not self._deleter.busy():
-            self._collect_delete()
-        if self._settle_due() and not self._deleter.busy():
+        """Collect a finished background delete; hand the delivered events to a new one when due.
+
+        A full batch waiting behind a delete still under way waits for it: what a
+        crash would send again, and what the relay keeps in memory, stay bounded.
+        """
+        if self._deleter.busy() and len(self._unsettled) < self._batch_size:
+            return
+        self._collect_delete()
+        if self._settle_due():
             batch = dict(self._unsettled)
             self._unsettled.clear()
             self._deleter.start(batch)
