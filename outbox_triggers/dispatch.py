@@ -102,6 +102,7 @@ class _Destination:
         self.failures = 0
         self.resume_at = 0.0
         self.failing_since: float | None = None
+        self.recovered: Failing | None = None  # the last failure episode that ended, until reported
         self.error = ""
         self.started: dict[int, float] = {}  # id of each request in flight → when it started
 
@@ -184,6 +185,8 @@ class _Destination:
             else:
                 queues.pop(key, None)
         if not failed:
+            if self.failing_since is not None:
+                self.recovered = Failing(self.failing_since, self.failures, self.error, 0)
             self.failures, self.resume_at, self.failing_since = 0, 0.0, None
         elif now >= self.resume_at:
             self.failures += 1
@@ -329,6 +332,14 @@ class Dispatcher:
         with self._lock:
             states = {d.name: d.failing() for d in self._destinations.values()}
         return {name: state for name, state in states.items() if state is not None}
+
+    def recovered(self) -> dict[str, Failing]:
+        """The failure episodes that ended since the last call (each reported once)."""
+        with self._lock:
+            ended = {d.name: d.recovered for d in self._destinations.values() if d.recovered}
+            for destination in self._destinations.values():
+                destination.recovered = None
+        return ended
 
     def outstanding(self) -> dict[str, float]:
         """Per destination, how long its oldest request in flight has waited for an answer, in seconds."""

@@ -57,7 +57,7 @@ from outbox_triggers.defaults import (
     DEFAULT_STALL_AFTER,
 )
 from outbox_triggers.deleting import Batch, Deleter
-from outbox_triggers.dispatch import Dispatcher, Failing, Finished, backoff
+from outbox_triggers.dispatch import Dispatcher, Finished, backoff
 from outbox_triggers.errors import DestinationError, OutboxError
 from outbox_triggers.events import Event, EventsTable, burial
 from outbox_triggers.outages import Outage
@@ -204,7 +204,7 @@ class Relay:
                 self._purge_kept()
         self._record(self._dispatcher.drain(self._finish_s if self._lock.held() else 0.0))
         self._settle()
-        self._report_failing(self._dispatcher.failing())  # close the outages that ended meanwhile
+        self._report_failing()  # close the outages that ended meanwhile
 
     def _high_water(self) -> int:
         with translate_errors(self._engine.url):
@@ -218,7 +218,7 @@ class Relay:
         self._watched_at = now
         waiting = self._dispatcher.outstanding()
         self._report_stalls(waiting)
-        self._report_failing(self._dispatcher.failing())
+        self._report_failing()
         self._notify("requests_waiting", waiting)
 
     def _report_stalls(self, waiting: Mapping[str, float]) -> None:
@@ -236,14 +236,25 @@ class Relay:
             self._stalled.discard(name)
             log.info("destination %r: no request waits longer than %.0f s any more", name, threshold)
 
-    def _report_failing(self, failing: Mapping[str, Failing]) -> None:
-        for name, state in failing.items():
+    def _report_failing(self) -> None:
+        """Log destinations' outages: start, a summary now and then, end (a brief one in one line)."""
+        for name, episode in self._dispatcher.recovered().items():
+            outage = self._failing.pop(name, None)
+            if outage is not None:
+                outage.ended()
+            else:
+                log.warning(
+                    "destination %r failed for %.1f s (%d failed attempts; last error: %s); accepting again",
+                    name,
+                    time.monotonic() - episode.since,
+                    episode.attempts,
+                    episode.error,
+                )
+        for name, state in self._dispatcher.failing().items():
             if name not in self._failing:
                 self._failing[name] = Outage(f"destination {name!r}", "failing", "accepting events again")
             waiting = f"{state.queued:,} event(s) waiting for it"
             self._failing[name].failed(state.error, state.attempts, waiting)
-        for name in [n for n in self._failing if n not in failing]:
-            self._failing.pop(name).ended()
 
     def _read(self, high: int | None) -> int | None:
         """Start a delete when due, then add the next events to the pipeline: how many; None on failure."""
