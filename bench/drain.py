@@ -10,6 +10,10 @@ that same copy (same ``seq`` values, same bodies) and drains it.
   same ``n``, at the same isolation level; rounds interleaved, median ratio.
 - ``relay_pipeline_ratio``: events/s into a sink that takes 15 ms per request of
   at most 10 entries ÷ the ceiling ``10 x max_in_flight ÷ 0.015 s``.
+- ``dispatch_cpu_us_per_event`` (diagnostic): CPU time per event of the
+  dispatcher alone, with no database: the same events fed from memory to the
+  null sink, as the relay feeds them. Set beside ``raw_drain_us_per_event``, it
+  shows how much of the relay's time per event the pipeline's own Python takes.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from bench.common import (
 )
 from bench.settings import Settings
 from outbox_triggers import database
+from outbox_triggers.dispatch import Dispatcher
+from outbox_triggers.events import Event, EventsTable
 from outbox_triggers.relay import Relay
 
 SNAPSHOT = "bench_backlog"
@@ -157,6 +163,9 @@ def run(server: str, settings: Settings) -> dict[str, float]:
                 "relay_drain_events_per_s": median(rates["relay"]),
                 "raw_drain_events_per_s": median(rates["raw"]),
             }
+            figures["raw_drain_us_per_event"] = 1e6 / figures["raw_drain_events_per_s"]
+            figures["relay_drain_us_per_event"] = 1e6 / figures["relay_drain_events_per_s"]
+            figures["dispatch_cpu_us_per_event"] = _dispatch_only(url, events, settings)
             figures.update(_pipeline(engine, url, settings))
         finally:
             engine.dispose()
@@ -186,3 +195,35 @@ def _pipeline(engine: sa.Engine, url: str, settings: Settings) -> dict[str, floa
         "relay_pipeline_events_per_s": median(rates),
         "relay_pipeline_ceiling_events_per_s": ceiling,
     }
+
+
+def _dispatch_only(url: str, events: int, settings: Settings, rounds: int = 3) -> float:
+    """CPU µs per event of :class:`Dispatcher` alone: the backlog's events, from memory, to the null sink."""
+    refill(url, events)
+    engine = database.engine(url)
+    try:
+        with engine.connect() as conn:
+            backlog = EventsTable(EVENTS, lag=False).fetch(conn, events)
+            conn.exec_driver_sql(f"DELETE FROM {EVENTS}")
+            conn.commit()
+    finally:
+        engine.dispose()
+    costs = [_dispatch_round(backlog, settings) for _ in range(rounds)]
+    show("dispatcher alone, CPU µs per event", costs)
+    return median(costs)
+
+
+def _dispatch_round(backlog: list[Event], settings: Settings) -> float:
+    dispatcher = Dispatcher({TABLE: [NullSink()]}, settings.max_in_flight)
+    cpu, done, index = time.process_time(), 0, 0
+    try:
+        while done < len(backlog):
+            if dispatcher.holding() <= settings.batch_size and index < len(backlog):
+                dispatcher.add(backlog[index : index + settings.batch_size])
+                index += settings.batch_size
+            done += len(
+                dispatcher.collect(0.0 if dispatcher.holding() <= settings.batch_size else 0.2).events
+            )
+    finally:
+        dispatcher.close()
+    return (time.process_time() - cpu) * 1e6 / len(backlog)

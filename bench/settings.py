@@ -23,6 +23,7 @@ class Settings:
     backlog_events: int
     claim_samples: int
     backlog_timeout_s: float
+    startup_runs: int = 7
     latency_rate: int = 1000
     batch_size: int = 500
     max_in_flight: int = 16
@@ -62,4 +63,5 @@ QUICK = Settings(
     backlog_events=50_000,
     claim_samples=100,
     backlog_timeout_s=60.0,
+    startup_runs=3,
 )

@@ -32,12 +32,12 @@ from typing import Any, Protocol
 import boto3
 from sqlalchemy.engine import URL
 
-from outbox_triggers import commands, database, spec, status
+from outbox_triggers import database, relaying, spec, status
+from outbox_triggers.defaults import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL
 from outbox_triggers.errors import DatabaseError
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import PublishResult
 from outbox_triggers.publishers.aws import describe
-from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL
 
 log = logging.getLogger(__name__)
 DEFAULT_MARGIN_S = 10.0
@@ -140,6 +140,10 @@ class Deadline:
             self._finish(DRAINED)
         self._check()
 
+    def requests_waiting(self, oldest: Mapping[str, float]) -> None:
+        """Stop if the time is up (a stalled destination must not hold the invocation past it)."""
+        self._check()
+
     def _check(self) -> None:
         if self._clock() >= self.stop_at:
             self._finish(DEADLINE)
@@ -173,7 +177,7 @@ def run(context: LambdaContext, settings: Settings) -> dict[str, Any]:
     url = database_url(settings)
     deadline = Deadline(stop_at, settings.lock_wait_s, settings.stop_when_drained)
     try:
-        with commands.relay_session(
+        with relaying.relay_session(
             settings.spec_path,
             url,
             settings.batch_size,

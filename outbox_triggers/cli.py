@@ -3,25 +3,41 @@
 Every option has an environment-variable default. Errors print one line,
 ``FAILED: <what to do>``, and exit with the code documented in
 :mod:`outbox_triggers.errors`; ``--debug`` shows the traceback instead.
+
+The shell imports nothing heavy: each command imports what it uses, so
+``--help`` and ``--version`` answer at once. A stop signal is handled from the
+first line on (:mod:`outbox_triggers.stopping`): while the relay starts, it
+exits 0 at once, since nothing has been read yet.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import sys
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from functools import wraps
-from typing import Any, TypeVar
+from outbox_triggers import stopping
 
-import click
+stopping.install(stopping.exit_now)
 
-from outbox_triggers import commands, errors, logs
-from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT
-from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, ColdShutdown
-from outbox_triggers.render import FLAVORS
-from outbox_triggers.spec import DEFAULT_SPEC_PATH, schema
+import json  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import datetime, timedelta, timezone  # noqa: E402
+from functools import wraps  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
+
+import click  # noqa: E402
+
+from outbox_triggers import errors, logs  # noqa: E402
+from outbox_triggers.defaults import (  # noqa: E402
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SPEC_PATH,
+    FLAVORS,
+    Timeouts,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,9 +77,12 @@ def reporting(fn: F) -> F:
                 raise
             click.echo(f"FAILED: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except ColdShutdown:
-            click.echo("stopped at once by a second signal", err=True)
-            sys.exit(130)
+        except stopping.ColdShutdown:
+            click.echo("stopped at once by a second signal; requests in flight were abandoned", err=True)
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(stopping.EXIT_COLD)  # request threads may hang in a read: don't wait for them
 
     return wrapper  # type: ignore[return-value]
 
@@ -91,6 +110,8 @@ def reporting(fn: F) -> F:
 @click.version_option(package_name="outbox-triggers")
 def main(debug: bool, log_level: str, log_format: str) -> None:
     """Transactional outbox for MySQL/MariaDB: triggers capture changes, the relay ships them to AWS."""
+    if click.get_current_context().invoked_subcommand != "relay":
+        stopping.restore_defaults()
     logs.configure(log_level, log_format, sys.stderr)
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -99,6 +120,8 @@ def main(debug: bool, log_level: str, log_format: str) -> None:
 @main.command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of the spec (for editors and CI)."""
+    from outbox_triggers.spec import schema
+
     click.echo(json.dumps(schema(), indent=2))
 
 
@@ -114,6 +137,8 @@ def schema_cmd() -> None:
 @reporting
 def render_cmd(spec_path: str, database_url: str | None, flavor: str | None, alembic: bool) -> None:
     """Print the exact DDL migrate would apply."""
+    from outbox_triggers import commands
+
     if alembic:
         click.echo(commands.render_alembic(spec_path, database_url), nl=False)
         return
@@ -128,6 +153,8 @@ def render_cmd(spec_path: str, database_url: str | None, flavor: str | None, ale
 @reporting
 def revision_cmd(spec_path: str, database_url: str | None, flavor: str | None, message: str) -> None:
     """Write a frozen revision for what changed in the spec or the live schema."""
+    from outbox_triggers import commands
+
     path = commands.revision(spec_path, message, database_url, flavor)
     click.echo(f"wrote {path}" if path else "no changes: the newest revision already matches the spec")
 
@@ -140,6 +167,8 @@ def revision_cmd(spec_path: str, database_url: str | None, flavor: str | None, m
 @reporting
 def migrate_cmd(spec_path: str, database_url: str | None, flavor: str | None, sql: bool) -> None:
     """Create the events table and install the triggers (alembic upgrade head)."""
+    from outbox_triggers import commands
+
     report = commands.migrate(spec_path, database_url, sql=sql, flavor=flavor)
     if report.wrote:
         click.echo(f"wrote first revision {report.wrote} (commit it with your spec)", err=sql)
@@ -159,6 +188,8 @@ def migrate_cmd(spec_path: str, database_url: str | None, flavor: str | None, sq
 @reporting
 def downgrade_cmd(spec_path: str, database_url: str | None, target: str, force: bool, sql: bool) -> None:
     """Go back to revision TARGET ('base' removes everything the toolkit installed)."""
+    from outbox_triggers import commands
+
     commands.downgrade(spec_path, target, database_url, force=force, sql=sql)
     if not sql:
         click.echo(f"downgrade: at {target}")
@@ -196,6 +227,24 @@ def downgrade_cmd(spec_path: str, database_url: str | None, target: str, force: 
     help="Publish requests sent concurrently.",
 )
 @click.option(
+    "--request-timeout",
+    envvar="OUTBOX_REQUEST_TIMEOUT",
+    type=click.FloatRange(0.1, 900),
+    show_envvar=True,
+    default=DEFAULT_REQUEST_TIMEOUT,
+    show_default=True,
+    help="Seconds an AWS request may wait for its answer, per attempt (botocore's read timeout).",
+)
+@click.option(
+    "--connect-timeout",
+    envvar="OUTBOX_CONNECT_TIMEOUT",
+    type=click.FloatRange(0.1, 300),
+    show_envvar=True,
+    default=DEFAULT_CONNECT_TIMEOUT,
+    show_default=True,
+    help="Seconds to open a connection to AWS, per attempt (botocore's connect timeout).",
+)
+@click.option(
     "--metrics-port",
     envvar="OUTBOX_METRICS_PORT",
     type=click.IntRange(1, 65535),
@@ -210,17 +259,22 @@ def relay_cmd(
     batch_size: int,
     poll_interval: float,
     max_in_flight: int,
+    request_timeout: float,
+    connect_timeout: float,
     metrics_port: int | None,
 ) -> None:
     """Publish events to their destinations until SIGTERM/SIGINT (or, with --once, until drained)."""
+    from outbox_triggers import relaying
+
     text_logs = click.get_current_context().find_root().params.get("log_format") != "json"
-    stats = commands.relay(
+    stats = relaying.relay(
         spec_path,
         database_url,
         once=once,
         batch_size=batch_size,
         poll_interval=poll_interval,
         max_in_flight=max_in_flight,
+        timeouts=Timeouts(connect_timeout, request_timeout),
         metrics_port=metrics_port,
         progress=sys.stderr if text_logs and sys.stderr.isatty() else None,
     )
@@ -236,6 +290,8 @@ def relay_cmd(
 @reporting
 def status_cmd(spec_path: str, database_url: str | None, fmt: str) -> None:
     """Show the backlog per table and destination, its age, dead letters, and who holds the relay lock."""
+    from outbox_triggers import commands
+
     report = commands.status(spec_path, database_url)
     click.echo(report.as_json() if fmt == "json" else report.as_text())
 
@@ -255,6 +311,8 @@ def status_cmd(spec_path: str, database_url: str | None, fmt: str) -> None:
 @reporting
 def check_cmd(spec_path: str, database_url: str | None, flavor: str | None, fmt: str, embedded: bool) -> None:
     """Exit 0 if the spec, the revisions and the live triggers agree; 1, listing each finding, if not."""
+    from outbox_triggers import commands
+
     report = commands.check(spec_path, database_url, flavor, embedded=embedded)
     click.echo(report.as_json() if fmt == "json" else report.as_text())
     sys.exit(errors.EXIT_OK if report.ok else errors.EXIT_DRIFT)
@@ -266,6 +324,8 @@ def check_cmd(spec_path: str, database_url: str | None, flavor: str | None, fmt:
 @reporting
 def repair_cmd(spec_path: str, database_url: str | None) -> None:
     """Reinstall the applied revision's triggers where check found them missing, altered or orphaned."""
+    from outbox_triggers import commands
+
     done = commands.repair(spec_path, database_url)
     for line in done or ["nothing to repair: the live triggers match the applied revision"]:
         click.echo(f"repair: {line}")
@@ -283,6 +343,8 @@ def repair_cmd(spec_path: str, database_url: str | None) -> None:
 @reporting
 def doctor_cmd(spec_path: str, database_url: str | None, relay_user: str | None, fmt: str) -> None:
     """Check the server and account; exit 3 if something blocks migrate or the triggers."""
+    from outbox_triggers import commands
+
     report = commands.doctor(spec_path, database_url, relay_user)
     click.echo(report.as_json() if fmt == "json" else report.as_text())
     sys.exit(errors.EXIT_OK if report.ok else errors.EXIT_DATABASE)
@@ -300,6 +362,8 @@ def dead_letters_group() -> None:
 @reporting
 def dead_letters_list(spec_path: str, database_url: str | None, fmt: str) -> None:
     """Show dead letters with their destination and error."""
+    from outbox_triggers import commands
+
     rows = commands.dead_letters(spec_path, "list", database_url=database_url)
     assert isinstance(rows, list)
     if fmt == "json":
@@ -317,6 +381,8 @@ def dead_letters_list(spec_path: str, database_url: str | None, fmt: str) -> Non
 @reporting
 def dead_letters_retry(spec_path: str, database_url: str | None, seqs: tuple[int, ...]) -> None:
     """Move dead letters SEQS (all when none are given) back to the events table for the relay."""
+    from outbox_triggers import commands
+
     count = commands.dead_letters(spec_path, "retry", seqs, database_url)
     click.echo(f"dead-letters: {count} event(s) back in the events table")
 
@@ -331,6 +397,8 @@ def dead_letters_purge(
     spec_path: str, database_url: str | None, seqs: tuple[int, ...], everything: bool
 ) -> None:
     """Delete dead letters SEQS for good (or --all)."""
+    from outbox_triggers import commands
+
     if not seqs and not everything:
         raise errors.SpecError("name the dead letters to purge, or pass --all")
     count = commands.dead_letters(spec_path, "purge", seqs, database_url)
@@ -346,6 +414,8 @@ def dead_letters_purge(
 @reporting
 def replay_cmd(spec_path: str, database_url: str | None, since: str) -> None:
     """Publish again the kept events delivered since --since (needs relay.retention: {keep: ...})."""
+    from outbox_triggers import commands
+
     count = commands.replay(spec_path, _moment(since), database_url)
     click.echo(f"replay: {count} kept event(s) back in the events table; the relay will publish them")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +23,8 @@ from outbox_triggers import (
     database,
     identifiers,
     introspect,
-    metrics,
     migrations,
     model,
-    publishers,
     revisions,
     toimpl,
 )
@@ -35,11 +33,11 @@ from outbox_triggers import doctor as doctoring
 from outbox_triggers import render as rendering
 from outbox_triggers import status as reporting_status
 from outbox_triggers.dead_letters import DeadLetter, DeadLetters
-from outbox_triggers.dispatch import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.errors import DatabaseError, MigrationError, SchemaMismatchError
-from outbox_triggers.publishers import Publisher
-from outbox_triggers.relay import DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL, Relay, RelayObserver, RelayStats
-from outbox_triggers.spec import DEFAULT_DESTINATION, Spec, load
+from outbox_triggers.relaying import relay, relay_session
+from outbox_triggers.spec import Spec, load
+
+__all__ = ["relay", "relay_session"]  # the relay command lives in relaying.py, which imports no Alembic
 
 log = logging.getLogger(__name__)
 
@@ -187,94 +185,6 @@ def downgrade(
             flavor=database.flavor(conn),
         )
         migrations.downgrade(cfg, target, sql=sql)
-
-
-def relay(
-    spec_path: str | Path,
-    database_url: str | None = None,
-    once: bool = False,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    poll_interval: float = DEFAULT_POLL_INTERVAL,
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-    overrides: Mapping[str, Publisher] | None = None,
-    observers: Sequence[RelayObserver] = (),
-    metrics_port: int | None = None,
-    progress: TextIO | None = None,
-) -> RelayStats:
-    """Publish events until stopped (or, with ``once``, until the current backlog is delivered).
-
-    ``metrics_port`` serves ``/metrics`` and ``/healthz``; ``progress`` gets a progress line for long drains.
-    """
-    with relay_session(
-        spec_path,
-        database_url,
-        batch_size,
-        poll_interval,
-        max_in_flight,
-        overrides,
-        observers,
-        metrics_port,
-        progress,
-    ) as worker:
-        return worker.run(once=once)
-
-
-@contextmanager
-def relay_session(
-    spec_path: str | Path,
-    database_url: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    poll_interval: float = DEFAULT_POLL_INTERVAL,
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-    overrides: Mapping[str, Publisher] | None = None,
-    observers: Sequence[RelayObserver] = (),
-    metrics_port: int | None = None,
-    progress: TextIO | None = None,
-) -> Iterator[Relay]:
-    """A relay ready to run (destinations checked, observers attached); everything is closed on exit."""
-    spec = load(spec_path)
-    eng = database.engine(database.resolve_url(database_url, spec.url), pool_size=2)
-    with ExitStack() as stack:
-        stack.callback(eng.dispose)
-        extra = metrics.observers_for(eng, spec, stack, metrics_port, progress, poll_interval)
-        watching = [*observers, *extra]
-        _require_events_table(eng, spec.events_table)
-        routes = _routes(spec, stack, overrides or {}, max_in_flight)
-        relay = Relay(
-            eng,
-            spec.events_table,
-            routes,
-            batch_size,
-            poll_interval,
-            max_in_flight,
-            partitions=spec.partitions,
-            keep_delivered_s=spec.keep_delivered_s,
-            observers=watching,
-        )
-        yield relay
-
-
-def _require_events_table(eng: sa.Engine, events_table: str) -> None:
-    with database.connect(eng) as conn:
-        if events_table not in introspect.existing_tables(conn):
-            raise DatabaseError(
-                f"events table {events_table!r} does not exist in the database: run migrate first"
-            )
-
-
-def _routes(
-    spec: Spec, stack: ExitStack, overrides: Mapping[str, Publisher], max_in_flight: int
-) -> dict[str, list[Publisher]]:
-    built: dict[str, Publisher] = {}
-    for name, destination in spec.destinations.items():
-        publisher = overrides.get(name) or publishers.create(destination, max_in_flight)
-        stack.callback(publisher.close)
-        publisher.check()
-        built[name] = publisher
-    routes = {t.name: [built[d] for d in t.destinations] for t in spec.tables}
-    if DEFAULT_DESTINATION in built:
-        routes["*"] = [built[DEFAULT_DESTINATION]]
-    return routes
 
 
 def check(

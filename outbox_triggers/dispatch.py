@@ -17,7 +17,19 @@ event before its earlier one.
 An event is finished when every destination it routes to has accepted it, or
 when one rejected it for good (it is then dead-lettered, and not sent to the
 others). A destination that accepted an event is not sent it again while
-another destination retries.
+another destination retries. An event that can't be re-encoded for a
+destination (invalid JSON or UTF-8, or no envelope can be built from it) is
+rejected for good the same way, before anything is sent.
+
+A failing destination sends one request at a time, after a short backoff
+(at most :data:`MAX_BACKOFF_S`), until one succeeds: that request is the probe
+that finds the destination back, within about a second, at no cost while it
+is down. :meth:`Dispatcher.outstanding` tells how long requests have been
+waiting for an answer, so the relay can report a stall.
+
+At a clean stop, :meth:`Dispatcher.drain` first finishes the events some
+destination already accepted, by sending them to the destinations still
+missing them, so the next relay does not send them again to the first.
 """
 
 from __future__ import annotations
@@ -27,23 +39,37 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from outbox_triggers import envelopes
+from outbox_triggers.defaults import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message, Publisher, PublishResult
+from outbox_triggers.publishers.base import UNREADABLE, unreadable, without_urls
 
+__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Dispatcher", "Finished", "backoff"]
 log = logging.getLogger(__name__)
-DEFAULT_MAX_IN_FLIGHT = 16
-MAX_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 1.0
 MAX_REMEMBERED = 100_000
+SENDING, FINISHING, HOLDING = "sending", "finishing", "holding"
 
 
-def backoff(attempt: int, base: float = 0.2, cap: float = MAX_BACKOFF_S) -> float:
-    """Full-jitter exponential backoff for the ``attempt``-th consecutive failure."""
-    return random.uniform(0, min(cap, base * 2.0 ** min(attempt, 20)))
+def backoff(attempt: int, base: float = 0.1, cap: float = MAX_BACKOFF_S) -> float:
+    """Exponential backoff with jitter for the ``attempt``-th consecutive failure: half fixed, half random."""
+    ceiling = min(cap, base * 2.0 ** min(attempt, 20))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class Failing(NamedTuple):
+    """A destination whose latest requests failed: since when, how many attempts, the last error, queued."""
+
+    since: float
+    attempts: int
+    error: str
+    queued: int
 
 
 @dataclass
@@ -75,6 +101,14 @@ class _Destination:
         self.sending: set[int] = set()
         self.failures = 0
         self.resume_at = 0.0
+        self.failing_since: float | None = None
+        self.recovered: Failing | None = None  # the last failure episode that ended, until reported
+        self.error = ""
+        self.started: dict[int, float] = {}  # id of each request in flight → when it started
+
+    def may_send(self, now: float) -> bool:
+        """Past its backoff, and, while failing, with no request out (its next one is the probe)."""
+        return now >= self.resume_at and not (self.failures and self.started)
 
     def enqueue(self, message: Message) -> None:
         """Queue a message behind its key's earlier ones."""
@@ -89,45 +123,83 @@ class _Destination:
     def take(self, rejected: dict[int, str]) -> list[Message]:
         """The next request from the ready keys' oldest messages; oversize ones go to ``rejected``."""
         request: list[Message] = []
-        size, limits = 0, self.publisher
-        while self.ready and len(request) < limits.max_entries:
-            key = next(iter(self.ready))
-            messages, took = self.queues[key], False
-            while messages and len(request) < limits.max_entries and not (took and self.ordered):
+        limits, ready, queues, ordered = self.publisher, self.ready, self.queues, self.ordered
+        most, largest, budget = limits.max_entries, limits.max_message_bytes, limits.max_request_bytes
+        size = 0
+        while ready and len(request) < most:
+            key = next(iter(ready))
+            messages, took = queues[key], False
+            while messages and len(request) < most and not (took and ordered):
                 message = messages[0]
-                if message.size > limits.max_message_bytes:
+                if message.size > largest:
                     rejected[messages.popleft().seq] = _oversize(message, limits)
-                elif request and size + message.size > limits.max_request_bytes:
+                elif request and size + message.size > budget:
                     break
                 else:
                     request.append(messages.popleft())
-                    size, took = size + message.size, True
+                    size += message.size
+                    took = True
             if messages and not took:
                 break  # the request is full by bytes
-            del self.ready[key]
+            del ready[key]
             if took:
                 self.busy.add(key)
             else:
-                del self.queues[key]
+                del queues[key]
+        self.sending.update([m.seq for m in request])
+        return request
+
+    def take_accepted(self, accepted: Container[int]) -> list[Message]:
+        """At a clean stop: a request of keys whose oldest message another destination accepted, one each."""
+        request: list[Message] = []
+        size, limits = 0, self.publisher
+        for key in list(self.ready):
+            if not self.queues.get(key):
+                continue
+            message = self.queues[key][0]
+            if len(request) >= limits.max_entries or (
+                request and size + message.size > limits.max_request_bytes
+            ):
+                break
+            if message.seq in accepted and message.size <= limits.max_message_bytes:
+                request.append(self.queues[key].popleft())
+                size += message.size
+                del self.ready[key]
+                self.busy.add(key)
         self.sending.update(m.seq for m in request)
         return request
 
     def returned(self, request: Sequence[Message], failed: Mapping[int, str], now: float) -> None:
         """A request is back: failed messages return to their keys' heads; a failure backs off."""
-        for message in reversed([m for m in request if m.seq in failed]):
-            self.queues.setdefault(message.key_hash, deque()).appendleft(message)
+        self.started.pop(id(request), None)
+        queues, ready, busy, sending = self.queues, self.ready, self.busy, self.sending
+        if failed:
+            for message in reversed([m for m in request if m.seq in failed]):
+                queues.setdefault(message.key_hash, deque()).appendleft(message)
         for message in request:
-            self.sending.discard(message.seq)
-            self.busy.discard(message.key_hash)
-            if self.queues.get(message.key_hash):
-                self.ready[message.key_hash] = None
+            key = message.key_hash
+            sending.discard(message.seq)
+            busy.discard(key)
+            if queues.get(key):
+                ready[key] = None
             else:
-                self.queues.pop(message.key_hash, None)
+                queues.pop(key, None)
         if not failed:
-            self.failures = 0
+            if self.failing_since is not None:
+                self.recovered = Failing(self.failing_since, self.failures, self.error, 0)
+            self.failures, self.resume_at, self.failing_since = 0, 0.0, None
         elif now >= self.resume_at:
             self.failures += 1
             self.resume_at = now + backoff(self.failures)
+            self.failing_since = self.failing_since or now
+            self.error = next(iter(failed.values()))
+
+    def failing(self) -> Failing | None:
+        """How this destination is failing, or None while its requests succeed."""
+        if self.failing_since is None:
+            return None
+        queued = sum(len(messages) for messages in self.queues.values()) + len(self.sending)
+        return Failing(self.failing_since, self.failures, self.error, queued)
 
     def discard(self, seq: int, key: int) -> None:
         """Forget a queued message, e.g. after another destination dead-lettered it."""
@@ -176,7 +248,7 @@ class Dispatcher:
         self._done: list[int] = []
         self._highest = 0
         self._in_flight = 0
-        self._sending = True
+        self._mode = SENDING
 
     def add(self, events: Iterable[Event]) -> None:
         """Take new events (in ``seq`` order, none already held) and start sending them."""
@@ -196,30 +268,37 @@ class Dispatcher:
             self._finish(finished)
             return finished
 
-    def drain(self) -> Finished:
-        """Wait for the requests in flight; release the rest (it stays in the events table)."""
+    def drain(self, finish_s: float = 0.0) -> Finished:
+        """Wait for the requests in flight; release the rest (it stays in the events table).
+
+        For up to ``finish_s`` seconds, first send the events some destination
+        already accepted to the destinations still missing them (not to one
+        that fails meanwhile), so they leave the table now rather than go out
+        twice from the next relay.
+        """
         finished = Finished()
+        deadline = time.monotonic() + finish_s
         with self._lock:
-            self._sending = False
-            while self._in_flight:
-                finished.fold(self.collect(0.5))
-            finished.fold(self.collect())
-            for destination in self._destinations.values():
-                destination.clear()
-            for pending in (self._events, self._waiting, self._dead, self._unrouted):
-                pending.clear()
-            self._highest = 0
-            if len(self._accepted_by) > MAX_REMEMBERED:
-                self._accepted_by.clear()
-            self._sending = True
+            self._mode = FINISHING if finish_s > 0 else HOLDING
+            while True:
+                if self._mode == FINISHING and time.monotonic() >= deadline:
+                    self._mode = HOLDING
+                finished.fold(self.collect(min(0.5, max(0.01, deadline - time.monotonic()))))
+                if not self._in_flight:
+                    break
+            self._release()
         return finished
 
-    def reset(self) -> Finished:
-        """Drain, and forget which destinations took which events (the relay lost its lock)."""
-        finished = self.drain()
-        with self._lock:
+    def _release(self) -> None:
+        """Forget every event held (they stay in the table), then send again."""
+        for destination in self._destinations.values():
+            destination.clear()
+        for pending in (self._events, self._waiting, self._dead, self._unrouted):
+            pending.clear()
+        self._highest = 0
+        if len(self._accepted_by) > MAX_REMEMBERED:
             self._accepted_by.clear()
-        return finished
+        self._mode = SENDING
 
     def holding(self) -> int:
         """How many events are in the pipeline: queued, in flight, or parked because nothing routes them."""
@@ -248,21 +327,39 @@ class Dispatcher:
             waits = [d.resume_at - now for d in self._destinations.values() if d.ready and d.resume_at > now]
         return min(waits) if waits else None
 
-    def most_failures(self) -> int:
-        """The most consecutive failed rounds of any destination (0 when all are healthy)."""
+    def failing(self) -> dict[str, Failing]:
+        """The destinations whose latest requests failed, and how."""
         with self._lock:
-            return max((d.failures for d in self._destinations.values()), default=0)
+            states = {d.name: d.failing() for d in self._destinations.values()}
+        return {name: state for name, state in states.items() if state is not None}
+
+    def recovered(self) -> dict[str, Failing]:
+        """The failure episodes that ended since the last call (each reported once)."""
+        with self._lock:
+            ended = {d.name: d.recovered for d in self._destinations.values() if d.recovered}
+            for destination in self._destinations.values():
+                destination.recovered = None
+        return ended
+
+    def outstanding(self) -> dict[str, float]:
+        """Per destination, how long its oldest request in flight has waited for an answer, in seconds."""
+        now = time.monotonic()
+        with self._lock:
+            return {d.name: now - min(d.started.values()) for d in self._destinations.values() if d.started}
 
     def unrouted(self) -> dict[int, str]:
         """Events no destination routes, parked until a relay starts with a spec that routes them."""
         with self._lock:
             return dict(self._unrouted)
 
-    def close(self) -> None:
-        """Start nothing new, and stop the request threads once the requests in flight return."""
+    def close(self, wait: bool = True) -> None:
+        """Start nothing new, and stop the request threads once the requests in flight return.
+
+        With ``wait`` False, return at once: requests in flight are abandoned.
+        """
         with self._lock:
-            self._sending = False
-        self._pool.shutdown(wait=True)
+            self._mode = HOLDING
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def _add(self, event: Event) -> None:
         seq = event.seq
@@ -273,13 +370,21 @@ class Dispatcher:
         if not publishers:
             self._unrouted[seq] = self._failed[seq] = f"no destination routes table {event.table!r}"
             return
-        took = self._accepted_by.get(seq)
+        took = self._accepted_by.get(seq) if self._accepted_by else None
         waiting = self._waiting[seq] = set(names) - took if took else set(names)
+        messages = []
+        try:
+            for publisher in publishers:
+                if publisher.name in waiting:
+                    messages.append((publisher.name, self._message(publisher, event)))
+        except Unpublishable as exc:
+            self._dead[seq] = (exc.destination, exc.reason)
+            waiting.clear()
         if not waiting:
             self._done.append(seq)
-        for publisher in publishers:
-            if publisher.name in waiting:
-                self._destinations[publisher.name].enqueue(self._message(publisher, event))
+            return
+        for name, message in messages:
+            self._destinations[name].enqueue(message)
 
     def _route(self, table: str) -> tuple[Sequence[Publisher], frozenset[str]]:
         """The publishers a table's events go to, and their names; remembered per table."""
@@ -296,20 +401,28 @@ class Dispatcher:
 
     def _next(self) -> tuple[_Destination, list[Message]] | None:
         """The next request to send, from the destinations in turn; None when none may send now."""
-        if not self._sending or self._in_flight >= self._max_in_flight:
+        if self._mode == HOLDING or self._in_flight >= self._max_in_flight:
             return None
         now, rejected = time.monotonic(), dict[int, str]()
         for _ in range(len(self._turns)):
             destination = self._turns[0]
             self._turns.rotate(-1)
-            request = destination.take(rejected) if now >= destination.resume_at else []
+            request = self._take(destination, now, rejected)
             for seq, why in rejected.items():
                 self._reject(seq, destination.name, why)
             rejected.clear()
             if request:
                 self._in_flight += 1
+                destination.started[id(request)] = now
                 return destination, request
         return None
+
+    def _take(self, destination: _Destination, now: float, rejected: dict[int, str]) -> list[Message]:
+        if not destination.may_send(now):
+            return []
+        if self._mode == FINISHING:
+            return destination.take_accepted(self._accepted_by)
+        return destination.take(rejected)
 
     def _request(self, destination: _Destination, request: list[Message]) -> None:
         """On a request thread: send, record the answer, and go on with the next request, if any."""
@@ -319,7 +432,8 @@ class Dispatcher:
             try:
                 outcome = destination.publisher.send(request)
             except Exception as exc:  # a publisher's bug must not lose the messages
-                outcome = PublishResult(failed={m.seq: f"{type(exc).__name__}: {exc}" for m in request})
+                why = without_urls(f"{type(exc).__name__}: {exc}")
+                outcome = PublishResult(failed={m.seq: why for m in request})
             with self._lock:
                 try:
                     self._returned(destination, request, outcome)
@@ -332,7 +446,11 @@ class Dispatcher:
         self._in_flight -= 1
         name = destination.name
         clean = len(outcome.accepted) == len(request) and not outcome.failed and not outcome.rejected
-        failed = {} if clean else {m.seq: outcome.failed.get(m.seq, "no answer for it") for m in request}
+        if clean:
+            self._all_took(outcome.accepted, name)
+            destination.returned(request, {}, 0.0)
+            return
+        failed = {m.seq: outcome.failed.get(m.seq, "no answer for it") for m in request}
         for seq in outcome.accepted:
             failed.pop(seq, None)
             if self._took(seq, name):
@@ -345,6 +463,17 @@ class Dispatcher:
             self._took(seq, name)
         destination.returned(request, failed, time.monotonic())
         self._failed.update(failed)
+
+    def _all_took(self, accepted: Sequence[int], name: str) -> None:
+        """``name`` accepted every one of ``accepted`` (the common case, inlined)."""
+        all_waiting, done = self._waiting, self._done
+        for seq in accepted:
+            waiting = all_waiting[seq]
+            waiting.discard(name)
+            if waiting:
+                self._accepted_by.setdefault(seq, set()).add(name)
+            else:
+                done.append(seq)
 
     def _took(self, seq: int, name: str) -> bool:
         """``name`` is done with ``seq``; the event is done when no destination is left. True if some are."""
@@ -365,29 +494,46 @@ class Dispatcher:
 
     def _finish(self, finished: Finished) -> None:
         done, self._done = self._done, []
+        events, waiting, dead, accepted_by = self._events, self._waiting, self._dead, self._accepted_by
+        finished.events.extend([events.pop(seq) for seq in done])
         for seq in done:
-            finished.events.append(self._events[seq])
-            if seq in self._dead:
-                finished.rejected_by[seq], finished.result.rejected[seq] = self._dead[seq]
+            waiting.pop(seq, None)
+        if not (dead or accepted_by or self._unrouted):
+            finished.result.accepted.extend(done)
+            return
+        for seq in done:
+            if seq in dead:
+                finished.rejected_by[seq], finished.result.rejected[seq] = dead.pop(seq)
             else:
                 finished.result.accepted.append(seq)
-            self._forget(seq)
-            self._accepted_by.pop(seq, None)
-
-    def _forget(self, seq: int) -> None:
-        self._events.pop(seq, None)
-        self._waiting.pop(seq, None)
-        if self._dead:
-            self._dead.pop(seq, None)
-        if self._unrouted:
+            accepted_by.pop(seq, None)
             self._unrouted.pop(seq, None)
 
     def _message(self, publisher: Publisher, event: Event) -> Message:
-        """The event as this publisher sends it: native bytes untouched, or re-enveloped."""
+        """The event as this publisher sends it: native bytes untouched, or re-enveloped.
+
+        Raises :class:`Unpublishable` when the event can't be re-encoded (not
+        UTF-8) or re-enveloped (not JSON, or not a change event).
+        """
         shape = self._formatters.get(publisher.name)
-        if shape is None:
-            return Message(event.seq, event.table, event.key_hash, event.body)
-        return Message(event.seq, event.table, event.key_hash, shape(event.body), event.body)
+        try:
+            if shape is None:
+                return Message(event.seq, event.table, event.key_hash, event.body)
+            if not event.body.isascii():
+                event.body.encode("utf-8")  # a body that is not UTF-8 says so, before the envelope tries it
+            return Message(event.seq, event.table, event.key_hash, shape(event.body), event.body)
+        except UNREADABLE as exc:
+            envelope = f" into a {publisher.format} envelope" if shape else ""
+            raise Unpublishable(publisher.name, f"cannot re-encode{envelope}: {unreadable(exc)}") from None
+
+
+class Unpublishable(Exception):
+    """An event that can't be re-encoded for a destination: it goes to the dead letters with ``reason``."""
+
+    def __init__(self, destination: str, reason: str) -> None:
+        super().__init__(reason)
+        self.destination = destination
+        self.reason = reason
 
 
 def _report_crash(future: Future[None]) -> None:

@@ -5,6 +5,10 @@ bytes untouched. ``debezium`` and ``maxwell`` destinations get the same
 change re-shaped, so a consumer written for either needs no change. The
 extras every message carries (event id and type, aggregate, capture version)
 travel in Debezium's ``source`` block and as top-level fields in Maxwell's.
+
+A body that is not a change event (not JSON, not an object, an unknown
+``op``, images that are not objects, an unreadable ``ts``) raises ValueError,
+KeyError or TypeError; the relay dead-letters such an event with the reason.
 """
 
 from __future__ import annotations
@@ -24,10 +28,27 @@ _DEBEZIUM_OP = {"insert": "c", "update": "u", "delete": "d"}
 def formatter(name: str, database: str) -> Callable[[str], str] | None:
     """The body transform for envelope ``name`` (None for ``native``: bytes pass untouched)."""
     if name == "debezium":
-        return lambda body: _dump(debezium(json.loads(body), database))
+        return lambda body: _dump(debezium(change(body), database))
     if name == "maxwell":
-        return lambda body: _dump(maxwell(json.loads(body), database))
+        return lambda body: _dump(maxwell(change(body), database))
     return None
+
+
+def change(body: str) -> dict[str, Any]:
+    """The native event in ``body``, checked to be a change event an envelope can be built from."""
+    event = json.loads(body)
+    if not isinstance(event, dict):
+        raise ValueError(f"the event is a JSON {type(event).__name__}, not an object")
+    op = event["op"]
+    if op not in _DEBEZIUM_OP:
+        raise ValueError(f"unknown op {op!r} (insert, update or delete)")
+    for image in ("before", "after"):
+        if not isinstance(event[image], dict | None):
+            raise ValueError(f"{image!r} is a JSON {type(event[image]).__name__}, not an object or null")
+    if not isinstance(event["id"], str) or not isinstance(event["table"], str):
+        raise ValueError("'id' and 'table' must be strings")
+    _millis(event["ts"])
+    return event
 
 
 def debezium(event: dict[str, Any], database: str) -> dict[str, Any]:
@@ -63,6 +84,7 @@ def maxwell(event: dict[str, Any], database: str) -> dict[str, Any]:
         "data": before if op == "delete" else after,
     }
     if op == "update" and before is not None:
+        after = after or {}
         message["old"] = {k: v for k, v in before.items() if after.get(k) != v or k not in after}
     return {**message, **_extras(event)}
 
@@ -78,7 +100,7 @@ def _extras(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _millis(ts: str) -> int:
-    """Milliseconds since the epoch of the native ``ts`` (UTC)."""
+    """Milliseconds since the epoch of the native ``ts`` (UTC); ValueError (or TypeError) if it isn't one."""
     moment = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)
 

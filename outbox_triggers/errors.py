@@ -10,6 +10,7 @@ Exit codes:
     3  the database is unreachable, refused the login or the privilege
     4  a destination is unreachable, missing or refused the relay
     5  a migration was refused or failed
+    130  the relay was stopped at once by a second stop signal (:mod:`outbox_triggers.stopping`)
 """
 
 from __future__ import annotations

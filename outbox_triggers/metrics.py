@@ -8,7 +8,8 @@ events table with primary-key-only queries, at most every few seconds.
 Health: 200 while the relay waits for its lock (a standby relay is healthy),
 and while it holds the lock and has finished a batch or an empty poll within
 ``stale_after_s``; 503 once it holds the lock but made no progress for that
-long, or has stopped.
+long, while a request has waited longer than ``stall_after_s`` for its answer
+(a stalled destination), or once it has stopped.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ from prometheus_client.exposition import choose_encoder
 from sqlalchemy.engine import Engine
 
 from outbox_triggers import database, identifiers
+from outbox_triggers.defaults import DEFAULT_POLL_INTERVAL, DEFAULT_STALL_AFTER
 from outbox_triggers.dispatch import MAX_BACKOFF_S
 from outbox_triggers.errors import OutboxError
 from outbox_triggers.events import Event
 from outbox_triggers.progress import Progress
 from outbox_triggers.publishers import PublishResult
-from outbox_triggers.relay import DEFAULT_POLL_INTERVAL, RelayObserver
+from outbox_triggers.relay import RelayObserver
 from outbox_triggers.spec import Spec
 from outbox_triggers.status import destinations_of, routes_of
 
@@ -129,9 +131,13 @@ class RelayMetrics:
         stale_after_s: float = HEALTH_STALE_S,
         clock: Callable[[], float] = time.monotonic,
         registry: CollectorRegistry | None = None,
+        stall_after_s: float = DEFAULT_STALL_AFTER,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.stale_after_s = stale_after_s
+        self.stall_after_s = stall_after_s
+        self._waiting: dict[str, float] = {}
+        self._waiting_at = clock()
         self._routes = routes
         self._backlog = backlog
         self._clock = clock
@@ -141,8 +147,10 @@ class RelayMetrics:
         self._active_at = clock()
         self._lock = threading.Lock()
         self._define(self.registry)
-        for name in sorted({d for names in routes.values() for d in names}):
+        self._destinations = sorted({d for names in routes.values() for d in names})
+        for name in self._destinations:
             self.published.labels(name)
+            self.request_wait.labels(name)
 
     def _define(self, r: CollectorRegistry) -> None:
         self.published = Counter(
@@ -191,6 +199,12 @@ class RelayMetrics:
             "When the relay last finished a batch or poll",
             registry=r,
         )
+        self.request_wait = Gauge(
+            "outbox_request_oldest_wait_seconds",
+            "Per destination, how long its oldest request in flight has waited for an answer (0: none)",
+            ["destination"],
+            registry=r,
+        )
         self.backlog.set_function(lambda: self._reading("events"))
         self.oldest_age.set_function(lambda: self._reading("oldest_age_s"))
         ProcessCollector(registry=r)
@@ -223,6 +237,13 @@ class RelayMetrics:
         with self._lock:
             self._touch()
 
+    def requests_waiting(self, oldest: Mapping[str, float]) -> None:
+        """Note how long each destination's oldest request in flight has waited; a stall turns health 503."""
+        with self._lock:
+            self._waiting, self._waiting_at = dict(oldest), self._clock()
+        for name in {*self._destinations, *oldest}:
+            self.request_wait.labels(name).set(oldest.get(name, 0.0))
+
     def record_dead_letters(self, count: int = 1) -> None:
         """Count events dead-lettered outside :meth:`batch_done`."""
         self.dead_lettered.inc(count)
@@ -240,9 +261,21 @@ class RelayMetrics:
             if not self._held:
                 return True, "waiting for the relay lock (another relay holds it, or starting)"
             quiet = self._clock() - self._active_at
+            stalled = self._stalled()
+        if stalled:
+            return False, stalled
         if quiet > self.stale_after_s:
             return False, f"holding the relay lock but no batch or poll finished for {quiet:.0f} s"
         return True, f"relaying (last progress {quiet:.1f} s ago)"
+
+    def _stalled(self) -> str:
+        """Why health is 503 for a stalled destination ('' when none is); call with the lock held."""
+        since = self._clock() - self._waiting_at
+        stalled = {n: age + since for n, age in self._waiting.items() if age + since > self.stall_after_s}
+        return "; ".join(
+            f"destination {name!r}: a request has waited {age:.0f} s for its answer"
+            for name, age in stalled.items()
+        )
 
     def _count_delivered(self, events: Sequence[Event], accepted: Sequence[int]) -> None:
         done = set(accepted)
@@ -332,6 +365,7 @@ def observers_for(
     metrics_port: int | None = None,
     progress: TextIO | None = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
+    stall_after_s: float = DEFAULT_STALL_AFTER,
 ) -> list[RelayObserver]:
     """The metrics server and progress line the options ask for, all closed when ``stack`` closes."""
     if metrics_port is None and progress is None:
@@ -342,7 +376,9 @@ def observers_for(
     observers: list[RelayObserver] = []
     if metrics_port is not None:
         stale_after = max(HEALTH_STALE_S, 2 * poll_interval + MAX_BACKOFF_S)
-        metrics = RelayMetrics(routes_of(spec), backlog, stale_after_s=stale_after)
+        metrics = RelayMetrics(
+            routes_of(spec), backlog, stale_after_s=stale_after, stall_after_s=stall_after_s
+        )
         stack.callback(MetricsServer(metrics, metrics_port).close)
         stack.callback(metrics.finished)
         observers.append(metrics)

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
 from outbox_triggers.events import Event
@@ -69,6 +69,9 @@ class Progress:
     def idle(self) -> None:
         """The backlog is drained: leave the last line on screen."""
         self.finish()
+
+    def requests_waiting(self, oldest: Mapping[str, float]) -> None:
+        """The line doesn't show requests in flight."""
 
     def finish(self) -> None:
         """Draw the final figures and end the line, if one is showing."""

@@ -1,4 +1,4 @@
-"""A TCP proxy for fault injection: forward to a target, or cut every connection and refuse new ones."""
+"""A TCP proxy for fault injection: forward to a target, cut every connection, or stall."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ class TcpProxy:
         self.port = int(self._listener.getsockname()[1])
         self._up = threading.Event()
         self._up.set()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._closed = False
         self._sockets: set[socket.socket] = set()
         self._guard = threading.Lock()
@@ -35,10 +37,19 @@ class TcpProxy:
         """Forward again."""
         self._up.set()
 
+    def stall(self) -> None:
+        """Keep every connection open, and accept new ones, but forward nothing until :meth:`flow`."""
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        """Forward what a stall held back, and go on forwarding."""
+        self._flowing.set()
+
     def close(self) -> None:
         """Stop listening and drop everything."""
         self._closed = True
         self.down()
+        self._flowing.set()
         _close(self._listener)
 
     def __enter__(self) -> TcpProxy:
@@ -68,18 +79,24 @@ class TcpProxy:
             self._sockets.update((client, upstream))
             self.connections += 1
         for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                self._hold()
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            self._hold()  # a stall holds a close back too, like a network that drops every packet
+            _close(source)
+            _close(sink)
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        _close(source)
-        _close(sink)
+    def _hold(self) -> None:
+        """While stalled, wait (until the stall ends or the proxy closes)."""
+        while not self._flowing.wait(0.5) and not self._closed:
+            pass
 
 
 def _close(sock: socket.socket) -> None:

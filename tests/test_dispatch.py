@@ -11,6 +11,8 @@ from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message
 from outbox_triggers.publishers.stub import StubPublisher
 
+from .conftest import wait_for
+
 
 def events(*keys: int, table: str = "orders", first: int = 1) -> list[Event]:
     return [Event(seq, table, key, f'{{"seq": {seq}}}') for seq, key in enumerate(keys, start=first)]
@@ -153,10 +155,10 @@ def test_a_failing_destination_backs_off_while_the_other_goes_on() -> None:
     dispatcher = Dispatcher({"orders": [down], "users": [up]}, max_in_flight=4)
     dispatcher.add(events(1))
     until_idle(dispatcher)
-    assert dispatcher.backing_off() is not None and dispatcher.most_failures() == 1
+    assert dispatcher.backing_off() is not None and dispatcher.failing()["down"].attempts == 1
     finished = run(dispatcher, events(2, table="users", first=2), timeout=0.5)
     assert finished.result.accepted == [2] and dispatcher.holds(1)
-    assert down.requests <= 3  # retried after a backoff, not in a busy loop
+    assert down.requests <= 4  # retried after a backoff (at most a second), not in a busy loop
 
 
 def test_oversize_message_is_rejected_for_good_with_its_size() -> None:
@@ -205,3 +207,81 @@ def test_drain_waits_for_requests_in_flight_and_releases_the_rest() -> None:
     assert sorted(finished.result.accepted) == [1, 2]
     assert dispatcher.holding() == 0 and dispatcher.in_flight() == 0
     assert sorted(m.seq for m in stub.sent) == [1, 2]
+
+
+def test_a_clean_stop_finishes_what_another_destination_already_accepted() -> None:
+    fast, slow = StubPublisher("fast"), StubPublisher("slow", latency=0.02, max_entries=1)
+    dispatcher = Dispatcher({"orders": [fast, slow]}, max_in_flight=2)
+    dispatcher.add(events(*range(40)))
+    deadline = time.monotonic() + 10
+    while len(fast.sent) < 40 and time.monotonic() < deadline:
+        dispatcher.collect(0.05)
+    finished = dispatcher.drain(finish_s=10)
+    done = set(finished.result.accepted)
+    assert {m.seq for m in fast.sent} <= done | {m.seq for m in slow.sent}
+    assert {m.seq for m in slow.sent} == {m.seq for m in fast.sent} == set(range(1, 41))
+
+
+def test_without_time_to_finish_a_stop_only_waits_for_what_is_in_flight() -> None:
+    fast, slow = StubPublisher("fast"), StubPublisher("slow", latency=0.02, max_entries=1)
+    dispatcher = Dispatcher({"orders": [fast, slow]}, max_in_flight=2)
+    dispatcher.add(events(*range(40)))
+    deadline = time.monotonic() + 10
+    while len(fast.sent) < 40 and time.monotonic() < deadline:
+        dispatcher.collect(0.05)
+    dispatcher.drain()
+    assert len(slow.sent) < 40 and dispatcher.holding() == 0
+
+
+def test_a_failing_destination_sends_one_request_at_a_time_until_one_succeeds() -> None:
+    concurrent, peak, lock = [0], [0], threading.Lock()
+    failing = [True]
+
+    def track(messages: Sequence[Message]) -> None:
+        with lock:
+            concurrent[0] += 1
+            peak[0] = max(peak[0], concurrent[0])
+        time.sleep(0.01)
+        with lock:
+            concurrent[0] -= 1
+
+    stub = StubPublisher(max_entries=1, on_send=track, reject=lambda m: "503" if failing[0] else None)
+    dispatcher = Dispatcher({"orders": [stub]}, max_in_flight=8)
+    dispatcher.add(events(*range(20)))
+    until_idle(dispatcher)
+    peak[0], first_round = 0, stub.requests
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and stub.requests < first_round + 4:
+        dispatcher.collect(0.05)
+    assert stub.requests >= first_round + 4 and peak[0] == 1, "while failing, only the probe is out"
+    failing[0] = False
+    finished = run(dispatcher, timeout=5)
+    assert len(finished.result.accepted) == 20, "the first success lets everything go"
+
+
+def test_outstanding_tells_how_long_the_oldest_request_has_waited() -> None:
+    gate = threading.Event()
+    stub = StubPublisher(on_send=lambda ms: gate.wait(5))
+    dispatcher = Dispatcher({"orders": [stub]})
+    dispatcher.add(events(1))
+    assert wait_for(lambda: dispatcher.outstanding().get("stub", 0.0) >= 0.05, timeout=5)
+    gate.set()
+    until_idle(dispatcher)
+    assert dispatcher.outstanding() == {}
+
+
+def test_an_event_no_envelope_can_be_built_from_is_rejected_before_anything_is_sent() -> None:
+    native, shaped = StubPublisher("native"), StubPublisher("shaped")
+    shaped.format = "debezium"
+    finished = run(Dispatcher({"orders": [native, shaped]}), [Event(1, "orders", 1, "{not json")])
+    assert finished.rejected_by == {1: "shaped"}
+    assert "not valid JSON" in finished.result.rejected[1] and "debezium" in finished.result.rejected[1]
+    assert native.sent == [] and shaped.sent == []
+
+
+def test_an_event_that_is_not_utf8_is_rejected_for_every_destination() -> None:
+    stub = StubPublisher()
+    body = b'{"x": "\xc3("}'.decode("utf-8", "surrogateescape")
+    finished = run(Dispatcher({"orders": [stub]}), [Event(1, "orders", 1, body), *events(2, first=2)])
+    assert "not valid UTF-8 (byte 0xC3" in finished.result.rejected[1]
+    assert finished.result.accepted == [2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 from urllib.parse import urlparse
@@ -31,8 +32,14 @@ def tracked(project: Project, queue_url: str, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_destination_down_for_a_while_then_back_loses_nothing(
-    tracked: Project, moto_endpoint: str, sqs: Any, queue_url: str, monkeypatch: pytest.MonkeyPatch
+    tracked: Project,
+    moto_endpoint: str,
+    sqs: Any,
+    queue_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="outbox_triggers")
     endpoint = urlparse(moto_endpoint)
     with TcpProxy(endpoint.hostname or "127.0.0.1", endpoint.port or 80) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{proxy.port}")
@@ -48,14 +55,20 @@ def test_destination_down_for_a_while_then_back_loses_nothing(
             wait_for(lambda: relay.stats.failed_attempts > 0, timeout=20, what="the relay meeting the outage")
             assert tracked.scalar("SELECT COUNT(*) FROM outbox_events") == 30, "nothing deleted while down"
             proxy.up()
+            wait_for(  # the probe finds it back within about a second, not at the end of a long backoff
+                lambda: tracked.scalar("SELECT COUNT(*) FROM outbox_events") == 0, timeout=10, what="recovery"
+            )
             wait_for(
-                lambda: tracked.scalar("SELECT COUNT(*) FROM outbox_events") == 0, timeout=60, what="recovery"
+                lambda: "accepting events again" in caplog.text, timeout=5, what="the outage's end logged"
             )
         finally:
             relay.request_stop()
             worker.join(30)
     received = {m["key"]["id"] for m in drain_queue(sqs, queue_url, expected=30)}
     assert received == set(range(1, 31))
+    lines = [r.getMessage() for r in caplog.records if r.name == "outbox_triggers.relay"]
+    assert sum("destination 'default' failing:" in line for line in lines) == 1, lines
+    assert sum("accepting events again" in line for line in lines) == 1, lines
 
 
 def test_database_restart_mid_run_loses_nothing(project: Project, server_url: str) -> None:

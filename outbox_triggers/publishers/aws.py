@@ -1,62 +1,144 @@
-"""What every AWS publisher shares: boto3 clients, error descriptions, FIFO ids.
+"""What every AWS publisher shares: boto3 clients, error descriptions, FIFO ids, per-message entries.
 
-AWS configuration is boto3's own: the credential chain, ``AWS_REGION`` /
-``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL`` and the per-service
-``AWS_ENDPOINT_URL_<SERVICE>`` variables, and the retry mode.
+AWS configuration is boto3's own: the credential chain and profiles
+(``AWS_PROFILE``), ``AWS_ENDPOINT_URL`` and the per-service
+``AWS_ENDPOINT_URL_<SERVICE>`` variables, and the retry settings
+(``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``, or ``max_attempts`` and
+``retry_mode`` in the profile). The region is ``AWS_DEFAULT_REGION``, else
+``AWS_REGION`` (which ECS and Lambda set, and botocore alone does not read),
+else the profile's.
+
+Requests time out on purpose: a connection must open within the connect
+timeout and each answer arrive within the read timeout. Unless
+``max_attempts`` is configured, a client makes one attempt per request: the
+relay's pipeline retries failed entries itself, with its own backoff, so a
+stalled or failing destination shows in its logs and metrics at once, and a
+stop waits at most one timeout for the requests in flight.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
 
+from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
-from outbox_triggers.publishers.base import Message, PublishResult
+from outbox_triggers.publishers.base import UNREADABLE, Message, PublishResult, unreadable, without_urls
 
 _GROUP_ID_OK = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
+NO_REGION = "no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION (or a region in the AWS profile)"
 
 
-def client(service: str, max_in_flight: int) -> Any:
-    """A boto3 client whose connection pool is as large as the requests in flight."""
+def region() -> str | None:
+    """``AWS_DEFAULT_REGION``, else ``AWS_REGION``; None leaves it to the profile."""
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
+
+
+def client(service: str, max_in_flight: int, timeouts: Timeouts = AWS_TIMEOUTS) -> Any:
+    """A boto3 client: a pool as large as the requests in flight, set timeouts, one attempt by default."""
+    core = botocore.session.get_session()
+    session = boto3.session.Session(botocore_session=core, region_name=region())
+    retries = None if core.get_config_variable("max_attempts") else {"total_max_attempts": 1}
+    config = botocore.config.Config(
+        max_pool_connections=max(10, max_in_flight),
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
+        retries=retries,
+    )
     try:
-        return boto3.session.Session().client(
-            service, config=botocore.config.Config(max_pool_connections=max(10, max_in_flight))
-        )
+        return session.client(service, config=config)
     except botocore.exceptions.NoRegionError:
-        raise DestinationError("no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION)") from None
+        raise DestinationError(NO_REGION) from None
 
 
 def describe(exc: Exception) -> str:
     """A one-line reason for a failed AWS call, without URLs or credentials."""
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
+        return without_urls(f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip())
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return "no AWS credentials found (environment, shared config or instance role)"
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return NO_REGION
+    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+        return "no answer within the request timeout (ReadTimeoutError)"
+    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
+        return "cannot connect within the connect timeout (ConnectTimeoutError)"
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return "cannot reach the AWS endpoint (network, or AWS_ENDPOINT_URL)"
-    return type(exc).__name__ + (f": {exc}" if str(exc) else "")
+    if isinstance(exc, botocore.exceptions.ConnectionClosedError):
+        return "the connection closed before the answer came (ConnectionClosedError)"
+    return type(exc).__name__ + (f": {without_urls(str(exc))}" if str(exc) else "")
 
 
 def event_fields(body: str) -> dict[str, Any]:
-    """The parsed message (only FIFO ids and attributes need it)."""
-    return dict(json.loads(body))
+    """The parsed message (only FIFO ids and attributes need it); ValueError unless a JSON object."""
+    fields = json.loads(body)
+    if not isinstance(fields, dict):
+        raise ValueError(f"the event is a JSON {type(fields).__name__}, not an object")
+    return fields
 
 
 def ordering_key(table: str, body: str) -> str:
     """``table:key`` for FIFO group ids and partition keys; hashed when not a valid group id."""
     key = json.dumps(event_fields(body).get("key"), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    readable = f"{table}:{key}"
-    if _GROUP_ID_OK.match(readable):
-        return readable
-    return "sha256:" + hashlib.sha256(readable.encode("utf-8")).hexdigest()
+    return fifo_id(f"{table}:{key}")
+
+
+def fifo_id(text: str) -> str:
+    """``text`` when it is a valid FIFO group or deduplication id, else ``sha256:`` and its hash."""
+    if _GROUP_ID_OK.match(text):
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def deduplication_id(fields: Mapping[str, Any]) -> str:
+    """The event id, as a FIFO deduplication id; KeyError when the event has none."""
+    event_id = fields["id"]
+    if not isinstance(event_id, str) or not event_id:
+        raise ValueError(f"the event id {event_id!r} is not a non-empty string")
+    return fifo_id(event_id)
+
+
+def entries(
+    messages: Sequence[Message], entry: Callable[[Message], dict[str, Any]]
+) -> tuple[list[tuple[Message, dict[str, Any]]], PublishResult]:
+    """Each message's request entry; a message whose entry can't be built is rejected for good."""
+    built: list[tuple[Message, dict[str, Any]]] = []
+    result = PublishResult()
+    for message in messages:
+        try:
+            built.append((message, entry(message)))
+        except UNREADABLE as exc:
+            result.rejected[message.seq] = unreadable(exc)
+    return built, result
+
+
+def sized_entries(
+    messages: Sequence[Message],
+    entry: Callable[[Message], dict[str, Any]],
+    size: Callable[[dict[str, Any]], int],
+    limits: tuple[int, int],
+    counted: str,
+) -> tuple[list[dict[str, Any]], PublishResult]:
+    """The entries one request carries (see :func:`entries` and :func:`fit_request`), and the rest's outcome.
+
+    ``limits`` are the most bytes a message and a request may have, counted by ``size``.
+    """
+    built, result = entries(messages, entry)
+    by_seq = {m.seq: e for m, e in built}
+    kept, fitted = fit_request([(m, size(e)) for m, e in built], *limits, counted)
+    result.merge(fitted)
+    return [by_seq[m.seq] for m in kept], result
 
 
 def headroom(limit: int, entries: int, reserve: int) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     by_position,
@@ -25,8 +26,8 @@ from outbox_triggers.publishers.aws import (
     describe,
     event_fields,
     failed_all,
-    fit_request,
     headroom,
+    sized_entries,
     utf8_len,
 )
 from outbox_triggers.publishers.base import Message, PublishResult
@@ -64,12 +65,14 @@ class EventBridgePublisher:
         self._events = events
 
     @classmethod
-    def from_destination(cls, destination: Destination, max_in_flight: int) -> EventBridgePublisher:
+    def from_destination(
+        cls, destination: Destination, max_in_flight: int, timeouts: Timeouts = AWS_TIMEOUTS
+    ) -> EventBridgePublisher:
         """Build from a spec destination of type ``eventbridge``."""
         options = destination.options
         return cls(
             destination.name,
-            client("events", max_in_flight),
+            client("events", max_in_flight, timeouts),
             options.get("event_bus_name", DEFAULT_BUS),
             options.get("source"),
             options.get("detail_type"),
@@ -88,17 +91,17 @@ class EventBridgePublisher:
 
     def send(self, messages: Sequence[Message]) -> PublishResult:
         """One PutEvents; throttled or internally failed entries are retried, the rest rejected."""
-        entries = {m.seq: self._entry(m) for m in messages}
-        sized = [(m, _entry_bytes(entries[m.seq])) for m in messages]
-        kept, result = fit_request(sized, self.max_message_bytes, self.limit, "source and detail type")
+        limits = (self.max_message_bytes, self.limit)
+        kept, result = sized_entries(messages, self._entry, _entry_bytes, limits, "source and detail type")
         if not kept:
             return result
+        sent = [m for m in messages if m.seq not in result.rejected and m.seq not in result.failed]
         try:
-            response = self._events.put_events(Entries=[entries[m.seq] for m in kept])
+            response = self._events.put_events(Entries=kept)
         except Exception as exc:
-            result.merge(failed_all(kept, exc))
+            result.merge(failed_all(sent, exc))
             return result
-        result.merge(by_position(kept, response.get("Entries", []), RETRYABLE))
+        result.merge(by_position(sent, response.get("Entries", []), RETRYABLE))
         return result
 
     def close(self) -> None:

@@ -27,15 +27,16 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     by_position,
     client,
     describe,
     failed_all,
-    fit_request,
     headroom,
     ordering_key,
+    sized_entries,
     utf8_len,
 )
 from outbox_triggers.publishers.base import Message, PublishResult
@@ -74,7 +75,9 @@ class KinesisPublisher:
         self._limits(max_record_bytes or DEFAULT_RECORD_BYTES)
 
     @classmethod
-    def from_destination(cls, destination: Destination, max_in_flight: int) -> KinesisPublisher:
+    def from_destination(
+        cls, destination: Destination, max_in_flight: int, timeouts: Timeouts = AWS_TIMEOUTS
+    ) -> KinesisPublisher:
         """Build from a spec destination of type ``kinesis`` (``stream_name`` or ``stream_arn``)."""
         options = destination.options
         stream = (
@@ -85,7 +88,7 @@ class KinesisPublisher:
         return cls(
             destination.name,
             stream,
-            client("kinesis", max_in_flight),
+            client("kinesis", max_in_flight, timeouts),
             options.get("max_record_bytes"),
             options.get("max_request_bytes"),
             destination.format,
@@ -109,17 +112,17 @@ class KinesisPublisher:
 
     def send(self, messages: Sequence[Message]) -> PublishResult:
         """One PutRecords; throttled or internally failed records are retried, the rest rejected."""
-        records = {m.seq: _record(m) for m in messages}
-        sized = [(m, _record_bytes(records[m.seq])) for m in messages]
-        kept, result = fit_request(sized, self.max_message_bytes, self._request_limit, "partition key")
+        limits = (self.max_message_bytes, self._request_limit)
+        kept, result = sized_entries(messages, _record, _record_bytes, limits, "partition key")
         if not kept:
             return result
+        sent = [m for m in messages if m.seq not in result.rejected and m.seq not in result.failed]
         try:
-            response = self._kinesis.put_records(Records=[records[m.seq] for m in kept], **self.stream)
+            response = self._kinesis.put_records(Records=kept, **self.stream)
         except Exception as exc:
-            result.merge(failed_all(kept, exc))
+            result.merge(failed_all(sent, exc))
             return result
-        result.merge(by_position(kept, response.get("Records", []), RETRYABLE))
+        result.merge(by_position(sent, response.get("Records", []), RETRYABLE))
         return result
 
     def close(self) -> None:

@@ -15,15 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     client,
+    deduplication_id,
     describe,
     event_fields,
     failed_all,
-    fit_request,
     headroom,
     ordering_key,
+    sized_entries,
     utf8_len,
 )
 from outbox_triggers.publishers.base import Message, PublishResult
@@ -54,10 +56,12 @@ class SnsPublisher:
         self._limit(max_batch_bytes or SNS_DEFAULT_BYTES)
 
     @classmethod
-    def from_destination(cls, destination: Destination, max_in_flight: int) -> SnsPublisher:
+    def from_destination(
+        cls, destination: Destination, max_in_flight: int, timeouts: Timeouts = AWS_TIMEOUTS
+    ) -> SnsPublisher:
         """Build from a spec destination of type ``sns``."""
         options = destination.options
-        sns = client("sns", max_in_flight)
+        sns = client("sns", max_in_flight, timeouts)
         return cls(
             destination.name, options["topic_arn"], sns, options.get("max_batch_bytes"), destination.format
         )
@@ -75,19 +79,18 @@ class SnsPublisher:
 
     def send(self, messages: Sequence[Message]) -> PublishResult:
         """One PublishBatch; per-entry sender faults are rejected for good, the rest retried."""
-        entries = {m.seq: self._entry(m) for m in messages}
-        sized = [(m, _entry_bytes(entries[m.seq])) for m in messages]
-        kept, result = fit_request(sized, self.max_message_bytes, self.limit, "message attributes")
+        kept, result = sized_entries(
+            messages, self._entry, _entry_bytes, (self.max_message_bytes, self.limit), "message attributes"
+        )
         if not kept:
             return result
+        sent = [m for m in messages if m.seq not in result.rejected and m.seq not in result.failed]
         try:
-            response = self._sns.publish_batch(
-                TopicArn=self.topic_arn, PublishBatchRequestEntries=[entries[m.seq] for m in kept]
-            )
+            response = self._sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=kept)
         except Exception as exc:
-            result.merge(failed_all(kept, exc))
+            result.merge(failed_all(sent, exc))
             return result
-        result.merge(_outcome(kept, response))
+        result.merge(_outcome(sent, response))
         return result
 
     def close(self) -> None:
@@ -106,7 +109,7 @@ class SnsPublisher:
         }
         if self.fifo:
             entry["MessageGroupId"] = ordering_key(message.table, message.native)
-            entry["MessageDeduplicationId"] = fields["id"]
+            entry["MessageDeduplicationId"] = deduplication_id(fields)
         return entry
 
 

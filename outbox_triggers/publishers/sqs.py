@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
-from outbox_triggers.publishers.aws import client, describe, event_fields, ordering_key
+from outbox_triggers.publishers.aws import (
+    client,
+    deduplication_id,
+    describe,
+    entries,
+    event_fields,
+    ordering_key,
+)
 from outbox_triggers.publishers.base import Message, PublishResult
 from outbox_triggers.spec import Destination
 
@@ -35,10 +43,12 @@ class SqsPublisher:
         self._sqs = sqs
 
     @classmethod
-    def from_destination(cls, destination: Destination, max_in_flight: int) -> SqsPublisher:
+    def from_destination(
+        cls, destination: Destination, max_in_flight: int, timeouts: Timeouts = AWS_TIMEOUTS
+    ) -> SqsPublisher:
         """Build from a spec destination of type ``sqs``."""
         options = destination.options
-        sqs = client("sqs", max_in_flight)
+        sqs = client("sqs", max_in_flight, timeouts)
         return cls(
             destination.name, options["queue_url"], sqs, options.get("max_batch_bytes"), destination.format
         )
@@ -58,14 +68,19 @@ class SqsPublisher:
 
     def send(self, messages: Sequence[Message]) -> PublishResult:
         """One SendMessageBatch; per-entry sender faults are rejected for good, the rest retried."""
+        if self.fifo:
+            built, result = entries(messages, self._entry)
+        else:
+            built, result = self._plain(messages), PublishResult()
+        if not built:
+            return result
         try:
-            response = self._sqs.send_message_batch(
-                QueueUrl=self.queue_url, Entries=[self._entry(m) for m in messages]
-            )
+            response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=[e for _, e in built])
         except Exception as exc:
             reason = describe(exc)
-            return PublishResult(failed={m.seq: reason for m in messages})
-        result = PublishResult(accepted=[int(e["Id"]) for e in response.get("Successful", [])])
+            result.failed.update((m.seq, reason) for m, _ in built)
+            return result
+        result.accepted.extend(int(e["Id"]) for e in response.get("Successful", []))
         for entry in response.get("Failed", []):
             reason = f"{entry.get('Code')}: {entry.get('Message', '')}"
             (result.rejected if entry.get("SenderFault") else result.failed)[int(entry["Id"])] = reason
@@ -74,9 +89,16 @@ class SqsPublisher:
     def close(self) -> None:
         """boto3 clients need no closing."""
 
+    @staticmethod
+    def _plain(messages: Sequence[Message]) -> list[tuple[Message, dict[str, Any]]]:
+        """Entries for a standard queue: the body alone, nothing to parse."""
+        return [(m, {"Id": str(m.seq), "MessageBody": m.body}) for m in messages]
+
     def _entry(self, message: Message) -> dict[str, Any]:
-        entry: dict[str, Any] = {"Id": str(message.seq), "MessageBody": message.body}
-        if self.fifo:
-            entry["MessageGroupId"] = ordering_key(message.table, message.native)
-            entry["MessageDeduplicationId"] = event_fields(message.native)["id"]
-        return entry
+        """A FIFO queue's entry: group id table + key, deduplication id the event id."""
+        return {
+            "Id": str(message.seq),
+            "MessageBody": message.body,
+            "MessageGroupId": ordering_key(message.table, message.native),
+            "MessageDeduplicationId": deduplication_id(event_fields(message.native)),
+        }

@@ -1,0 +1,139 @@
+"""The ``relay`` command: a relay built from the spec, with its destinations checked and observers attached.
+
+It lives apart from :mod:`outbox_triggers.commands` so that starting a relay
+(or a Lambda invocation) imports neither Alembic nor the migration and check
+machinery.
+
+The relay's database connections time out: :data:`DB_CONNECT_TIMEOUT_S` to
+connect and :data:`DB_READ_TIMEOUT_S` for a statement's answer, so a stalled
+server can't hang the relay (or its stop) for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import sqlalchemy as sa
+
+from outbox_triggers import database, introspect, metrics, publishers
+from outbox_triggers.defaults import (
+    AWS_TIMEOUTS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_STALL_AFTER,
+    Timeouts,
+)
+from outbox_triggers.errors import DatabaseError
+from outbox_triggers.publishers import Publisher
+from outbox_triggers.relay import Relay, RelayObserver, RelayStats
+from outbox_triggers.spec import DEFAULT_DESTINATION, Spec, load
+
+DB_CONNECT_TIMEOUT_S = 5
+DB_READ_TIMEOUT_S = 60
+
+
+def relay(
+    spec_path: str | Path,
+    database_url: str | None = None,
+    once: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    overrides: Mapping[str, Publisher] | None = None,
+    observers: Sequence[RelayObserver] = (),
+    metrics_port: int | None = None,
+    progress: TextIO | None = None,
+    timeouts: Timeouts = AWS_TIMEOUTS,
+) -> RelayStats:
+    """Publish events until stopped (or, with ``once``, until the current backlog is delivered).
+
+    ``metrics_port`` serves ``/metrics`` and ``/healthz``; ``progress`` gets a progress line for long drains;
+    ``timeouts`` bound each AWS request.
+    """
+    with relay_session(
+        spec_path,
+        database_url,
+        batch_size,
+        poll_interval,
+        max_in_flight,
+        overrides,
+        observers,
+        metrics_port,
+        progress,
+        timeouts,
+    ) as worker:
+        return worker.run(once=once)
+
+
+@contextmanager
+def relay_session(
+    spec_path: str | Path,
+    database_url: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    overrides: Mapping[str, Publisher] | None = None,
+    observers: Sequence[RelayObserver] = (),
+    metrics_port: int | None = None,
+    progress: TextIO | None = None,
+    timeouts: Timeouts = AWS_TIMEOUTS,
+    stall_after_s: float = DEFAULT_STALL_AFTER,
+) -> Iterator[Relay]:
+    """A relay ready to run (destinations checked, observers attached); everything is closed on exit."""
+    spec = load(spec_path)
+    eng = relay_engine(database.resolve_url(database_url, spec.url))
+    with ExitStack() as stack:
+        stack.callback(eng.dispose)
+        extra = metrics.observers_for(eng, spec, stack, metrics_port, progress, poll_interval, stall_after_s)
+        _require_events_table(eng, spec.events_table)
+        routes = _routes(spec, stack, overrides or {}, max_in_flight, timeouts)
+        yield Relay(
+            eng,
+            spec.events_table,
+            routes,
+            batch_size,
+            poll_interval,
+            max_in_flight,
+            observers=[*observers, *extra],
+            partitions=spec.partitions,
+            keep_delivered_s=spec.keep_delivered_s,
+            stall_after_s=stall_after_s,
+            finish_s=timeouts.read,
+        )
+
+
+def relay_engine(url: str) -> sa.Engine:
+    """The relay's engine: two pooled connections, each statement bounded in time."""
+    timeouts = {"connect_timeout": DB_CONNECT_TIMEOUT_S, "read_timeout": DB_READ_TIMEOUT_S}
+    return database.engine(url, pool_size=2, connect_args={**timeouts, "write_timeout": DB_READ_TIMEOUT_S})
+
+
+def _require_events_table(eng: sa.Engine, events_table: str) -> None:
+    with database.connect(eng) as conn:
+        if events_table not in introspect.existing_tables(conn):
+            raise DatabaseError(
+                f"events table {events_table!r} does not exist in the database: run migrate first"
+            )
+
+
+def _routes(
+    spec: Spec,
+    stack: ExitStack,
+    overrides: Mapping[str, Publisher],
+    max_in_flight: int,
+    timeouts: Timeouts,
+) -> dict[str, list[Publisher]]:
+    built: dict[str, Publisher] = {}
+    for name, destination in spec.destinations.items():
+        publisher = overrides.get(name) or publishers.create(destination, max_in_flight, timeouts)
+        stack.callback(publisher.close)
+        publisher.check()
+        built[name] = publisher
+    routes = {t.name: [built[d] for d in t.destinations] for t in spec.tables}
+    if DEFAULT_DESTINATION in built:
+        routes["*"] = [built[DEFAULT_DESTINATION]]
+    return routes
