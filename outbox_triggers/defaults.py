@@ -12,7 +12,7 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_REQUEST_TIMEOUT = 10.0
 # a request outstanding this long is a stall: logged, in the metrics, and /healthz turns 503
 DEFAULT_STALL_AFTER = 5.0
-# the spec file, and the flavors ``render`` knows (``spec.DEFAULT_SPEC_PATH``, ``render.FLAVORS``)
+# the spec file, and the flavors ``render`` knows (``spec`` and ``render`` take them from here)
 DEFAULT_SPEC_PATH = "outbox.yaml"
 FLAVORS = ("mariadb", "mysql")
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import jinja2
 
-from outbox_triggers import event_size, identifiers, trigger_session
+from outbox_triggers import defaults, event_size, identifiers, trigger_session
 from outbox_triggers.errors import RenderError
 from outbox_triggers.model import Capture, Model, Trigger
 
-FLAVORS = ("mariadb", "mysql")
+FLAVORS = defaults.FLAVORS
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from outbox_triggers import identifiers
+from outbox_triggers import defaults, identifiers
 from outbox_triggers.errors import SpecError
 
-DEFAULT_SPEC_PATH = "outbox.yaml"
+DEFAULT_SPEC_PATH = defaults.DEFAULT_SPEC_PATH
 DEFAULT_EVENTS_TABLE = "outbox_events"
 DEFAULT_DESTINATION = "default"
 OPERATIONS = ("insert", "update", "delete")

@@ -92,13 +92,6 @@ def test_the_cli_imports_nothing_heavy_before_a_command_needs_it() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_the_clis_copies_of_defaults_match_their_sources() -> None:
-    from outbox_triggers import render, spec
-
-    assert defaults.FLAVORS == render.FLAVORS
-    assert defaults.DEFAULT_SPEC_PATH == spec.DEFAULT_SPEC_PATH
-
-
 @pytest.mark.integration
 def test_relay_with_only_aws_region_delivers(live: Project, sqs: Any) -> None:
     live.sql("INSERT INTO orders (total) VALUES (1), (2)")
