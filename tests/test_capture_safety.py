@@ -17,6 +17,7 @@ the tracked table and on a twin without triggers:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from typing import Any
@@ -69,7 +70,8 @@ class Scratch:
 
     def __exit__(self, *exc: object) -> None:
         for conn in self.opened:
-            conn.close()
+            with contextlib.suppress(pymysql.err.Error):  # already broken by the failure being reported
+                conn.close()
         with oracle.connect(self.url, None) as admin, admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {self.name}")
 
