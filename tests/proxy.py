@@ -27,8 +27,8 @@ class TcpProxy:
 
     def down(self) -> None:
         """Drop every open connection; refuse new ones until :meth:`up`."""
-        self._up.clear()
         with self._guard:
+            self._up.clear()
             for sock in list(self._sockets):
                 _close(sock)
             self._sockets.clear()
@@ -76,6 +76,10 @@ class TcpProxy:
             _close(client)
             return
         with self._guard:
+            if not self._up.is_set():  # down() ran while this connection was being set up
+                _close(client)
+                _close(upstream)
+                return
             self._sockets.update((client, upstream))
             self.connections += 1
         for a, b in ((client, upstream), (upstream, client)):
