@@ -35,8 +35,8 @@ def run(server: str, settings: Settings) -> dict[str, float]:
         cur = conn.cursor()
         try:
             for kind, (_, value) in KINDS.items():
-                added = {n: _added_ms(cur, kind, value.format(n=n), settings.write_rounds) for n in sizes}
-                figures.update(_figures(kind, added))
+                timings = {n: _timings(cur, kind, value.format(n=n), settings.write_rounds) for n in sizes}
+                figures.update(_figures(kind, timings))
         finally:
             conn.close()
     return figures
@@ -61,8 +61,8 @@ def _setup(url: str) -> None:
         commands.migrate(spec, url, output=io.StringIO())
 
 
-def _added_ms(cur: Any, kind: str, value: str, rounds: int) -> float:
-    """Median over rounds of (UPDATE with triggers - UPDATE without) for one value, in ms."""
+def _timings(cur: Any, kind: str, value: str, rounds: int) -> tuple[float, float]:
+    """Medians over rounds of (UPDATE with triggers - UPDATE without) and of the UPDATE without, in ms."""
 
     def timed(table: str) -> float:
         cur.execute(f"UPDATE {table} SET `{kind}` = '' WHERE id = 1")
@@ -70,16 +70,18 @@ def _added_ms(cur: Any, kind: str, value: str, rounds: int) -> float:
         cur.execute(f"UPDATE {table} SET `{kind}` = {value} WHERE id = 1")
         return (time.perf_counter() - started) * 1000
 
-    added = []
+    added, plain = [], []
     for index in range(max(rounds, 3)):
         order = ("twin", "tracked") if index % 2 == 0 else ("tracked", "twin")
         took = {table: timed(table) for table in order}
         added.append(took["tracked"] - took["twin"])
+        plain.append(took["twin"])
     cur.execute("DELETE FROM outbox_events")
-    return median(added)
+    return median(added), median(plain)
 
 
-def _figures(kind: str, added: dict[int, float]) -> dict[str, float]:
+def _figures(kind: str, timings: dict[int, tuple[float, float]]) -> dict[str, float]:
+    added = {n: took for n, (took, _) in timings.items()}
     per_mib = {n: ms / (n / MIB) for n, ms in added.items()}
     show(
         f"large {kind}: ms added per MiB at " + ", ".join(f"{n // 1024} KiB" for n in per_mib),
@@ -91,4 +93,6 @@ def _figures(kind: str, added: dict[int, float]) -> dict[str, float]:
         f"large_{kind}_ms_per_mib": per_mib[MIB],
         f"large_{kind}_ms_per_mib_largest": per_mib[sizes[-1]],
         f"large_{kind}_linearity": per_mib[sizes[-1]] / per_mib[MIB],
+        # how many times longer the largest UPDATE takes with the triggers: the max_statement_time factor
+        f"large_{kind}_time_factor": (added[sizes[-1]] + timings[sizes[-1]][1]) / timings[sizes[-1]][1],
     }
