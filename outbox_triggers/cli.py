@@ -113,7 +113,7 @@ def main(debug: bool, log_level: str, log_format: str) -> None:
     if click.get_current_context().invoked_subcommand != "relay":
         stopping.restore_defaults()
     logs.configure(log_level, log_format, sys.stderr)
-    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "alembic.runtime.migration"):
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "alembic.runtime"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
