@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from outbox_triggers import defaults, identifiers
+from outbox_triggers import defaults, identifiers, takeover
 from outbox_triggers.errors import SpecError
 
 DEFAULT_SPEC_PATH = defaults.DEFAULT_SPEC_PATH
@@ -53,6 +53,8 @@ class TableSpec:
     acknowledge_fk_cascades: bool = False
     destinations: tuple[str, ...] = (DEFAULT_DESTINATION,)
     max_event_bytes: int | None = None
+    debezium_outbox: Mapping[str, Any] | None = None
+    """Set: a Debezium outbox table taken over (see :mod:`outbox_triggers.takeover`), not a captured one."""
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,7 @@ def _table_problems(name: str, table: dict[str, Any]) -> list[str]:
             f"{format_path([*where, 'max_event_bytes'])}: {size} bytes is outside "
             f"{MIN_EVENT_BYTES}..{MAX_EVENT_BYTES}"
         )
+    problems += takeover.spec_problems(format_path(where), table)
     when = table.get("when", {})
     for op, condition in ({"": when} if isinstance(when, str) else when).items():
         if ";" in condition:
@@ -368,7 +371,15 @@ def _build_table(name: str, body: dict[str, Any]) -> TableSpec:
         acknowledge_fk_cascades=bool(body.get("acknowledge_fk_cascades", False)),
         destinations=(targets,) if isinstance(targets, str) else tuple(targets),
         max_event_bytes=_bytes(body.get("max_event_bytes")),
+        debezium_outbox=_outbox_option(body.get(takeover.OPTION)),
     )
+
+
+def _outbox_option(option: Any) -> Mapping[str, Any] | None:
+    """``debezium_outbox: true`` or a mapping → the mapping; absent or false → None."""
+    if option is None or option is False:
+        return None
+    return dict(option) if isinstance(option, Mapping) else {}
 
 
 def _bytes(size: Any) -> int | None:
