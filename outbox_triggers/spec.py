@@ -21,8 +21,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from outbox_triggers import defaults, identifiers, takeover
+from outbox_triggers import defaults, identifiers, routing, takeover
 from outbox_triggers.errors import SpecError
+from outbox_triggers.routing import Routing
 
 DEFAULT_SPEC_PATH = defaults.DEFAULT_SPEC_PATH
 DEFAULT_EVENTS_TABLE = "outbox_events"
@@ -78,6 +79,7 @@ class Spec:
     migrations_dir: Path = Path("outbox_migrations")
     partitions: int = 1
     keep_delivered_s: int | None = None
+    routing: Routing | None = None
     source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def table(self, name: str) -> TableSpec:
@@ -265,6 +267,8 @@ def _env_value(
     match: re.Match[str], environ: Mapping[str, str], missing: list[str], path: tuple[Any, ...]
 ) -> str:
     name, default = match.group(1), match.group(2)
+    if path[:1] == (routing.SECTION,) and name in routing.PLACEHOLDERS and default is None:
+        return match.group(0)  # filled per event by the router
     if name in environ:
         return environ[name]
     if default is not None:
@@ -288,6 +292,7 @@ def _reference_problems(document: dict[str, Any]) -> list[str]:
                 problems.append(f"{format_path(where)}: no destination named {target!r} (defined: {known})")
     if events_table in document["tables"]:
         problems.append(f"{format_path(['tables', events_table])}: the events table itself cannot be tracked")
+    problems += routing.spec_problems(document)
     for name, destination in destinations.items():
         if destination.get("type") == "kinesis" and {"stream_name", "stream_arn"} <= destination.keys():
             at = format_path(["destinations", name])
@@ -347,6 +352,7 @@ def _build(document: dict[str, Any], base_dir: Path) -> Spec:
         migrations_dir=base_dir / document.get("migrations_dir", "outbox_migrations"),
         partitions=int((document.get("relay") or {}).get("partitions", 1)),
         keep_delivered_s=_keep_seconds((document.get("relay") or {}).get("retention", "delete")),
+        routing=routing.parse(document),
         source=document,
     )
 

@@ -17,6 +17,7 @@ from outbox_triggers.publishers.aws import (
     describe,
     entries,
     event_fields,
+    groups_by_aggregate,
     ordering_key,
 )
 from outbox_triggers.publishers.base import Message, PublishResult
@@ -41,6 +42,7 @@ class SqsPublisher:
         self.max_request_bytes = self.max_message_bytes = max_batch_bytes or SQS_MAX_BYTES
         self._configured_max = max_batch_bytes
         self._sqs = sqs
+        self.by_aggregate = False
 
     @classmethod
     def from_destination(
@@ -49,9 +51,11 @@ class SqsPublisher:
         """Build from a spec destination of type ``sqs``."""
         options = destination.options
         sqs = client("sqs", max_in_flight, timeouts)
-        return cls(
+        publisher = cls(
             destination.name, options["queue_url"], sqs, options.get("max_batch_bytes"), destination.format
         )
+        publisher.by_aggregate = publisher.fifo and groups_by_aggregate(options)
+        return publisher
 
     def check(self) -> None:
         """Verify the queue exists and learn its size limit."""
@@ -99,6 +103,6 @@ class SqsPublisher:
         return {
             "Id": str(message.seq),
             "MessageBody": message.body,
-            "MessageGroupId": ordering_key(message.table, message.native),
+            "MessageGroupId": ordering_key(message.table, message.native, self.by_aggregate),
             "MessageDeduplicationId": deduplication_id(event_fields(message.native)),
         }
