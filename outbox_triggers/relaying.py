@@ -136,7 +136,7 @@ def _routes(
         stack.callback(publisher.close)
         publisher.check()
         built[name] = publisher
-    routes = {t.name: [built[d] for d in t.destinations] for t in spec.tables}
+    routes = {t.name: [built[d] for d in t.destinations if d in built] for t in spec.tables}
     if DEFAULT_DESTINATION in built:
         routes["*"] = [built[DEFAULT_DESTINATION]]
     return routes

@@ -284,7 +284,7 @@ def _reference_problems(document: dict[str, Any]) -> list[str]:
     problems = _name_problems(["events_table"], events_table)
     for name, table in document["tables"].items():
         problems += _name_problems(["tables", name], name) + _table_problems(name, table or {})
-        targets = (table or {}).get("destination", DEFAULT_DESTINATION)
+        targets = (table or {}).get("destination", () if document.get("routing") else DEFAULT_DESTINATION)
         for i, target in enumerate([targets] if isinstance(targets, str) else targets):
             if target not in destinations:
                 where = ["tables", name, "destination"] + ([] if isinstance(targets, str) else [i])
