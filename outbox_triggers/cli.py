@@ -125,6 +125,23 @@ def schema_cmd() -> None:
     click.echo(json.dumps(schema(), indent=2))
 
 
+@main.command("emit-sql")
+@click.option("--events-table", default="outbox_events", show_default=True, help="The events table.")
+@click.option(
+    "--paramstyle",
+    type=click.Choice(["qmark", "format", "numeric"]),
+    default="qmark",
+    show_default=True,
+    help="Placeholders: ? (JDBC, Go, Node mysql2), %s (Python DB-API), $1 (numbered).",
+)
+@reporting
+def emit_sql_cmd(events_table: str, paramstyle: str) -> None:
+    """Print the INSERT that writes an application event from any language (see README)."""
+    from outbox_triggers import emit_sql
+
+    click.echo(emit_sql.statement(events_table, paramstyle))
+
+
 @main.command("render")
 @spec_option
 @url_option

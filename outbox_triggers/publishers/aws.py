@@ -104,11 +104,13 @@ def ordering_key(table: str, body: str, by_aggregate: bool = False) -> str:
 
 
 def aggregate_key(fields: Mapping[str, Any]) -> str:
-    """``aggregate_type:aggregate_id`` (the id as compact JSON), as a FIFO group id."""
-    aggregate_id = json.dumps(
-        fields.get("aggregate_id"), separators=(",", ":"), sort_keys=True, ensure_ascii=False
-    )
-    return fifo_id(f"{fields.get('aggregate_type')}:{aggregate_id}")
+    """``aggregate_type:aggregate_id`` as a FIFO group id; an id ``42`` and ``"42"`` share one group.
+
+    A string id is taken as it is, any other as compact JSON (a composite key's object).
+    """
+    value = fields.get("aggregate_id")
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return fifo_id(f"{fields.get('aggregate_type')}:{text}")
 
 
 MAX_ATTRIBUTES = 10  # SNS and SQS take at most 10 message attributes
