@@ -109,7 +109,11 @@ def aggregate_key(fields: Mapping[str, Any]) -> str:
     A string id is taken as it is, any other as compact JSON (a composite key's object).
     """
     value = fields.get("aggregate_id")
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    )
     return fifo_id(f"{fields.get('aggregate_type')}:{text}")
 
 
