@@ -80,7 +80,7 @@ def emit(
         headers=headers,
         max_event_bytes=max_event_bytes,
     )
-    _execute(conn, insert_sql(events_table), (table_name, key_hash, body))
+    execute(conn, insert_sql(events_table), (table_name, key_hash, body))
     return event_id
 
 
@@ -209,16 +209,20 @@ def _aggregate_id(value: Any) -> str | int:
     return value
 
 
-def _execute(conn: Any, sql: str, params: tuple[Any, ...]) -> None:
-    """Run ``sql`` with bound ``params`` on a SQLAlchemy Connection or Session, or a DB-API connection."""
+def execute(conn: Any, sql: str, params: tuple[Any, ...]) -> int:
+    """Run ``sql`` (``%s`` placeholders) with bound ``params`` in ``conn``'s transaction; rows it changed.
+
+    ``conn`` is a SQLAlchemy Connection or Session, or a DB-API connection.
+    """
     if hasattr(conn, "exec_driver_sql"):  # SQLAlchemy Connection
-        conn.exec_driver_sql(sql, params)
-    elif hasattr(conn, "get_bind") and callable(getattr(conn, "connection", None)):  # SQLAlchemy Session
-        conn.connection().exec_driver_sql(sql, params)
-    elif callable(getattr(conn, "cursor", None)):  # DB-API
+        return int(conn.exec_driver_sql(sql, params).rowcount)
+    if hasattr(conn, "get_bind") and callable(getattr(conn, "connection", None)):  # SQLAlchemy Session
+        return int(conn.connection().exec_driver_sql(sql, params).rowcount)
+    if callable(getattr(conn, "cursor", None)):  # DB-API
         cursor = conn.cursor()
         try:
             cursor.execute(sql, params)
+            return int(cursor.rowcount)
         finally:
             cursor.close()
     else:
