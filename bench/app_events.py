@@ -66,6 +66,10 @@ def _rate(url: str, seconds: float, per_txn: int, write: Callable[[Any, int], No
         conn.close()
 
 
+def _round(url: str, seconds: float, per_txn: int, write: Callable[[Any, int], None]) -> Callable[[], float]:
+    return lambda: _rate(url, seconds, per_txn, write)
+
+
 def _writers(count: int) -> dict[str, Callable[[Any, int], None]]:
     rows, sql = _prebuilt(count), insert_sql()
     return {"emit": _emit, "insert": lambda cur, n: cur.execute(sql, rows[n % len(rows)])}
@@ -75,10 +79,8 @@ def _write_figures(url: str, settings: Settings) -> dict[str, float]:
     writers = _writers(1000)
     seconds, rounds = settings.write_seconds, settings.write_rounds
     log(f"app events: emit() vs plain INSERT, {rounds} rounds of {seconds}s, {PER_TRANSACTION} per txn and 1")
-    batched = interleave(
-        {m: lambda w=w: _rate(url, seconds, PER_TRANSACTION, w) for m, w in writers.items()}, rounds
-    )
-    single = interleave({m: lambda w=w: _rate(url, seconds, 1, w) for m, w in writers.items()}, rounds)
+    batched = interleave({m: _round(url, seconds, PER_TRANSACTION, w) for m, w in writers.items()}, rounds)
+    single = interleave({m: _round(url, seconds, 1, w) for m, w in writers.items()}, rounds)
     show("emit ÷ insert per round, 1-event txns", ratios(single["emit"], single["insert"]))
     start = time.process_time()
     _prebuilt(2000)
@@ -108,9 +110,9 @@ def _relay_figure(url: str, settings: Settings) -> dict[str, float]:
         relay = Relay(
             engine, EVENTS, {}, settings.batch_size, max_in_flight=settings.max_in_flight, router=router
         )
-        start = time.perf_counter()
+        began = time.perf_counter()
         stats = relay.run(once=True)
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - began
     finally:
         engine.dispose()
     if stats.published != events:
