@@ -36,6 +36,7 @@ import zlib
 from collections.abc import Mapping
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from outbox_triggers import identifiers
@@ -84,6 +85,7 @@ def emit(
     return event_id
 
 
+@lru_cache(maxsize=64)
 def insert_sql(events_table: str = DEFAULT_EVENTS_TABLE) -> str:
     """The INSERT :func:`emit` runs, with ``%s`` placeholders for table name, key hash and payload."""
     quoted = identifiers.quote(identifiers.check(events_table, "events_table")).replace("%", "%%")
