@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from outbox_triggers.dispatch import Dispatcher
 from outbox_triggers.emitting import event_row
+from outbox_triggers.events import Event
 from outbox_triggers.publishers.aws import ordering_key
 from outbox_triggers.publishers.base import Message
 from outbox_triggers.publishers.eventbridge import EventBridgePublisher
 from outbox_triggers.publishers.kinesis import KinesisPublisher, partition_key
 from outbox_triggers.publishers.sns import SnsPublisher, attributes
 from outbox_triggers.publishers.sqs import SqsPublisher
+from outbox_triggers.publishers.stub import StubPublisher
+from tests.conftest import wait_for
 
 
 def _message(aggregate_id: Any = 42, headers: dict[str, Any] | None = None) -> Message:
@@ -79,3 +83,31 @@ def test_eventbridge_source_and_detail_type_of_an_application_event() -> None:
 def test_kinesis_record_of_an_application_event() -> None:
     record = KinesisPublisher("k", {"StreamName": "s"}, None)._record(_message())
     assert record["PartitionKey"] == "order:42"
+
+
+def _change(seq: int, order: int) -> Event:
+    body = json.loads(CHANGE) | {"id": f"c-{seq}", "aggregate_type": "orders", "aggregate_id": order}
+    return Event(seq, "orders", 1000 + seq, json.dumps(body))  # a key hash of its own: not the aggregate's
+
+
+def test_group_by_aggregate_keeps_one_queue_per_aggregate_in_the_relay() -> None:
+    stub = StubPublisher("fifo", max_entries=10)
+    stub.ordered = True  # type: ignore[attr-defined]
+    stub.by_aggregate = True  # type: ignore[attr-defined]
+    app = [
+        Event(seq, table, key_hash, body)
+        for seq in (2, 4, 6)
+        for table, key_hash, body, _ in [
+            event_row(aggregate_type="orders", aggregate_id=1, event_type="E", payload={"seq": seq})
+        ]
+    ]
+    events = sorted([_change(1, 1), _change(3, 1), _change(5, 1), *app], key=lambda e: e.seq)
+    dispatcher = Dispatcher({"orders": [stub]}, max_in_flight=4)
+    try:
+        dispatcher.add(events)
+        done: list[int] = []
+        wait_for(lambda: done.extend(dispatcher.collect(0.1).result.accepted) or len(done) == 6)
+    finally:
+        dispatcher.close()
+    assert [m.seq for m in stub.sent] == [1, 2, 3, 4, 5, 6]
+    assert stub.requests == 6  # one event of the aggregate per request, one request at a time
