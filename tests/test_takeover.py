@@ -273,3 +273,31 @@ def test_render_matches_golden(flavor: str) -> None:
     assert re.sub(r"\s+", " ", text) == re.sub(r"\s+", " ", golden.read_text()), (
         f"re-render with UPDATE_GOLDEN=1 and review {golden}"
     )
+
+
+def test_nulls_odd_sessions_and_legacy_charsets_never_fail_the_write(project: Project) -> None:
+    project.sql(
+        "CREATE TABLE outbox (id VARCHAR(40) NULL, aggregatetype VARCHAR(255) NULL, aggregateid INT NULL, "
+        "type VARCHAR(255) CHARACTER SET latin1 NULL, payload TEXT CHARACTER SET latin1 NULL, "
+        "seq INT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB"
+    )
+    project.write_spec(SPEC.format(option="true"))
+    project.migrate()
+    project.sql(
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PAD_CHAR_TO_FULL_LENGTH'",
+        "SET NAMES latin1",
+        "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload) "
+        "VALUES (NULL, NULL, NULL, NULL, NULL)",
+        "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload) "
+        "VALUES ('x', REPEAT('a', 255), 2147483647, 'caf\xe9', '{\"k\": \"\xe9\\\\n\"}')",
+        "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload) "
+        "VALUES ('y', 'o', 1, 't', '{bad')",
+    )
+    nulls, full, bad = (e for _, _, e in _events(project))
+    assert uuid_like(nulls["id"]) and nulls["aggregate_type"] is None and nulls["payload"] is None
+    assert (full["aggregate_id"], full["event_type"], full["payload"]) == (2147483647, "café", {"k": "é\\n"})
+    assert bad["payload"] == "{bad"
+
+
+def uuid_like(text: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text))
