@@ -158,3 +158,11 @@ def test_route_by_table_event_type_and_lists() -> None:
 def test_bad_routing_is_refused(section: str, message: str) -> None:
     with pytest.raises(SpecError, match=message.replace("$", r"\$")):
         spec.parse("version: 1\ntables: {t: {}}\ndestinations: {a: {type: sqs, queue_url: q}}\n" + section)
+
+
+def test_status_counts_routed_events_under_routing(project: Project, queues: dict[str, str]) -> None:
+    _setup(project, "  map: {order: orders_q}")
+    project.sql("INSERT INTO orders (total) VALUES (1)")
+    _emit(project, "order")
+    status = commands.status(project.spec_path, project.url)
+    assert status.destinations == {"orders_q": 0, "other_q": 0, "routing": 2}
