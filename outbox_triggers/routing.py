@@ -135,7 +135,7 @@ class Router:
     def route(self, event: Event) -> Sequence[Publisher]:
         """The publishers ``event`` goes to; Unroutable when none."""
         by = self.routing.by
-        fields = {} if by == "table" else _fields(event.body)
+        fields = {} if by == "table" and self.routing.template is None else _fields(event.body)
         value = _value(by, event.table, fields)
         if value is not None and value in self._map:
             return self._map[value]
