@@ -111,3 +111,25 @@ def test_group_by_aggregate_keeps_one_queue_per_aggregate_in_the_relay() -> None
         dispatcher.close()
     assert [m.seq for m in stub.sent] == [1, 2, 3, 4, 5, 6]
     assert stub.requests == 6  # one event of the aggregate per request, one request at a time
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.entries = Entries
+        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+
+def test_sqs_attributes_are_left_off_where_they_would_overflow_the_size_limit() -> None:
+    client = _Recorder()
+    small = _message(headers={"tenant": "acme"})
+    large = _message(headers={"pad": "y" * 1000})
+    large.seq = 2
+    limit = small.size + large.size + 100  # room for the small one's attributes, not for the large one's too
+    publisher = SqsPublisher("q", "https://sqs.us-east-1.amazonaws.com/1/q", client, max_batch_bytes=limit)
+    assert publisher.send([small, large]).accepted == [1, 2]
+    first, second = client.entries
+    assert first["MessageAttributes"]["tenant"] == {"DataType": "String", "StringValue": "acme"}
+    assert "MessageAttributes" not in second

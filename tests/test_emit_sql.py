@@ -87,3 +87,25 @@ def test_emit_sql_prints_the_statement() -> None:
     assert result.output.startswith("INSERT INTO `my events`") and result.output.count("?") == 6
     numbered = emit_sql.statement(paramstyle="numeric")
     assert [f"${i}" in numbered for i in range(1, 7)] == [True] * 6
+
+
+def test_sqs_messages_of_application_events_carry_attributes(
+    live: Project, raw: Any, sqs: Any, queue_url: str
+) -> None:
+    with raw.cursor() as cursor:
+        cursor.execute(
+            emit_sql.statement(paramstyle="format"),
+            ("e-1", "order", "7", "Placed", "{}", '{"tenant": "acme"}'),
+        )
+    raw.commit()
+    live.sql("INSERT INTO orders (total) VALUES (1)")
+    commands.relay(live.spec_path, live.url, once=True)
+    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    labels = {
+        json.loads(m["Body"])["op"]: {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+        for m in got["Messages"]
+    }
+    assert labels == {
+        "event": {"op": "event", "event_type": "Placed", "aggregate_type": "order", "tenant": "acme"},
+        "insert": {},
+    }

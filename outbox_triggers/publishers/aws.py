@@ -141,6 +141,30 @@ def header_attributes(headers: Any, room: int) -> dict[str, str]:
     return kept
 
 
+APPLICATION_EVENT_MARK = '"op": "event"'
+"""In the body of every application event; a change event's body has it only in a column named op."""
+
+
+def event_attributes(body: str) -> dict[str, str]:
+    """An application event's message attributes: op, event type, aggregate type, then its headers.
+
+    Empty for a change event, or a body that is not a JSON object.
+    """
+    try:
+        fields = event_fields(body)
+    except (ValueError, RecursionError):
+        return {}
+    if fields.get("op") != APPLICATION_EVENT:
+        return {}
+    values = {
+        "op": APPLICATION_EVENT,
+        "event_type": str(fields.get("event_type") or ""),
+        "aggregate_type": str(fields.get("aggregate_type") or ""),
+    }
+    values.update(header_attributes(fields.get("headers"), MAX_ATTRIBUTES - len(values)))
+    return {name: value for name, value in values.items() if value}
+
+
 def groups_by_aggregate(options: Mapping[str, Any]) -> bool:
     """True when a destination's ``group_by`` option orders every event by its aggregate."""
     return options.get("group_by") == "aggregate"

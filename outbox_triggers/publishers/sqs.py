@@ -1,7 +1,9 @@
 """Amazon SQS: one ``SendMessageBatch`` request per call, at most 10 entries within the queue's size limit.
 
 A ``.fifo`` queue gets ``MessageGroupId`` = table + key (so SQS keeps each
-key's order) and ``MessageDeduplicationId`` = the event id.
+key's order) and ``MessageDeduplicationId`` = the event id. An application
+event (``op`` ``event``) carries String message attributes ``op``,
+``event_type``, ``aggregate_type`` and its headers, when they fit.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from typing import Any
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
+    APPLICATION_EVENT_MARK,
     client,
     deduplication_id,
     describe,
     entries,
+    event_attributes,
     event_fields,
     groups_by_aggregate,
     ordering_key,
+    utf8_len,
 )
 from outbox_triggers.publishers.base import Message, PublishResult
 from outbox_triggers.spec import Destination
@@ -78,6 +83,7 @@ class SqsPublisher:
             built, result = self._plain(messages), PublishResult()
         if not built:
             return result
+        self._label_events(built)
         try:
             response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=[e for _, e in built])
         except Exception as exc:
@@ -92,6 +98,25 @@ class SqsPublisher:
 
     def close(self) -> None:
         """boto3 clients need no closing."""
+
+    def _label_events(self, built: list[tuple[Message, dict[str, Any]]]) -> None:
+        """Give application events their message attributes, as far as they fit the size limits.
+
+        SQS counts attributes in the message and the request size; the bodies
+        were sized without them, so an attribute that would overflow is left off
+        (the body holds the same fields).
+        """
+        room = self.max_request_bytes - sum(m.size for m, _ in built)
+        for message, entry in built:
+            if APPLICATION_EVENT_MARK not in message.native:
+                continue
+            labels = event_attributes(message.native)
+            size = sum(utf8_len(k) + len("String") + utf8_len(v) for k, v in labels.items())
+            if labels and size <= room and message.size + size <= self.max_message_bytes:
+                entry["MessageAttributes"] = {
+                    k: {"DataType": "String", "StringValue": v} for k, v in labels.items()
+                }
+                room -= size
 
     @staticmethod
     def _plain(messages: Sequence[Message]) -> list[tuple[Message, dict[str, Any]]]:
