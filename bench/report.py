@@ -103,6 +103,15 @@ FIGURES = (
     Figure("history_list_len_start", "InnoDB history list length before the drain", digits=0),
     Figure("history_list_len_max", "InnoDB history list length, max during the drain", digits=0),
     Figure("history_list_len_end", "InnoDB history list length after the drain", digits=0),
+    Figure("app_emit_us_per_event", "`emit()` in a transaction of 100 events, µs per event", digits=1),
+    Figure("app_insert_us_per_event", "… a plain INSERT of the same row, µs per event", digits=1),
+    Figure("app_emit_ratio", "1-event txns/s with `emit()` ÷ with a plain INSERT of the same row"),
+    Figure("app_emit_build_us", "… building the row alone, CPU µs (diagnostic)", digits=1),
+    Figure(
+        "app_relay_events_per_s",
+        "Relay drain of `emit()` events, routed by aggregate type, events/s",
+        digits=0,
+    ),
 )
 
 

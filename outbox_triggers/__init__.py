@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from outbox_triggers.emitting import emit
 from outbox_triggers.errors import OutboxError
 
 __version__ = "0.1.0"
-__all__ = ["OutboxError", "__version__"]
+__all__ = ["OutboxError", "__version__", "emit"]

@@ -125,6 +125,23 @@ def schema_cmd() -> None:
     click.echo(json.dumps(schema(), indent=2))
 
 
+@main.command("emit-sql")
+@click.option("--events-table", default="outbox_events", show_default=True, help="The events table.")
+@click.option(
+    "--paramstyle",
+    type=click.Choice(["qmark", "format", "numeric"]),
+    default="qmark",
+    show_default=True,
+    help="Placeholders: ? (JDBC, Go, Node mysql2), %s (Python DB-API), $1 (numbered).",
+)
+@reporting
+def emit_sql_cmd(events_table: str, paramstyle: str) -> None:
+    """Print the INSERT that writes an application event from any language (see README)."""
+    from outbox_triggers import emit_sql
+
+    click.echo(emit_sql.statement(events_table, paramstyle))
+
+
 @main.command("render")
 @spec_option
 @url_option
@@ -403,6 +420,48 @@ def dead_letters_purge(
         raise errors.SpecError("name the dead letters to purge, or pass --all")
     count = commands.dead_letters(spec_path, "purge", seqs, database_url)
     click.echo(f"dead-letters: {count} event(s) purged")
+
+
+@main.group("inbox")
+def inbox_group() -> None:
+    """The consumer's inbox: processed event ids, for deduplication (see README, 'Application events')."""
+
+
+inbox_table_option = click.option(
+    "--table", default="outbox_inbox", show_default=True, help="The inbox table."
+)
+
+
+@inbox_group.command("create")
+@url_option
+@inbox_table_option
+@reporting
+def inbox_create(database_url: str | None, table: str) -> None:
+    """Create the inbox table in the consumer's database (if it is missing)."""
+    from outbox_triggers import database, inbox
+
+    inbox.create(database.resolve_url(database_url), table)
+    click.echo(f"inbox: table {table!r} ready")
+
+
+@inbox_group.command("purge")
+@url_option
+@inbox_table_option
+@click.option("--older-than", required=True, help="Age of the records to delete, e.g. 14d or 36h.")
+@reporting
+def inbox_purge(database_url: str | None, table: str, older_than: str) -> None:
+    """Delete records older than --older-than; keep them longer than any redelivery can come."""
+    from outbox_triggers import database, inbox
+    from outbox_triggers.spec import _keep_seconds
+
+    try:
+        seconds = _keep_seconds({"keep": older_than})
+    except (KeyError, ValueError):
+        raise errors.SpecError(
+            f"--older-than {older_than!r} is not a duration like 90m, 36h or 14d"
+        ) from None
+    gone = inbox.purge_database(database.resolve_url(database_url), int(seconds or 0), table)
+    click.echo(f"inbox: {gone} record(s) purged")
 
 
 @main.command("replay")

@@ -1,7 +1,8 @@
 """``outbox-triggers demo``: the whole pipeline on an embedded default.
 
 MariaDB (``DATABASE_URL``, else 127.0.0.1:3306, else a throwaway server) →
-a sample schema and spec → migrate → changes, one of them rolled back →
+a sample schema and spec → migrate → changes, one of them rolled back, and
+a domain event emitted from Python beside a change of the same order →
 relay → an in-process SQS (moto's HTTP server) → the messages, printed.
 Everything it creates is removed at the end.
 """
@@ -21,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from outbox_triggers import commands, database, local_server
+from outbox_triggers import commands, database, emit, local_server
 from outbox_triggers.errors import OutboxError
 
 LOCAL_URL = "mysql+pymysql://root@127.0.0.1:3306/"
@@ -152,7 +153,8 @@ def _changes(url: str, spec_path: Path, echo: Callable[[str], None]) -> int:
                 conn.exec_driver_sql(ddl)
         report = commands.migrate(spec_path, url, output=io.StringIO())
         echo(f"migrate: triggers installed at revision {report.after}")
-        return sum(_apply(eng, label, statements, commit, echo) for label, statements, commit in CHANGES)
+        changed = sum(_apply(eng, label, statements, commit, echo) for label, statements, commit in CHANGES)
+        return changed + _ship(eng, echo)
     finally:
         eng.dispose()
 
@@ -165,6 +167,22 @@ def _apply(
         conn.commit() if commit else conn.rollback()
     echo(f"  {'commit  ' if commit else 'rollback'}  {label} ({rows} row(s))")
     return rows if commit else 0
+
+
+def _ship(eng: sa.Engine, echo: Callable[[str], None]) -> int:
+    """Ship order 1 and emit OrderShipped in the same transaction: a change event, then a domain event."""
+    with database.connect(eng) as conn:
+        conn.exec_driver_sql("UPDATE orders SET status = 'shipped' WHERE id = 1")
+        emit(
+            conn,
+            aggregate_type="orders",
+            aggregate_id=1,
+            event_type="OrderShipped",
+            payload={"order_id": 1, "carrier": "DHL"},
+        )
+        conn.commit()
+    echo("  commit    ship order 1, and emit OrderShipped from Python in the same transaction (2 events)")
+    return 2
 
 
 def _receive(queue_url: str, expected: int) -> list[dict[str, Any]]:
@@ -185,7 +203,7 @@ def _report(
         echo("  " + json.dumps(body, ensure_ascii=False))
     left = _backlog(url)
     echo(
-        f"demo: {expected} committed row change(s) -> {published} event(s) relayed -> "
+        f"demo: {expected} committed row change(s) and domain event(s) -> {published} event(s) relayed -> "
         f"{len(messages)} SQS message(s); rolled-back changes emitted none; {left} left in outbox_events"
     )
     if not (expected == published == len(messages)) or left:

@@ -38,6 +38,7 @@ import logging
 import random
 import threading
 import time
+import zlib
 from collections import OrderedDict, deque
 from collections.abc import Container, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,6 +50,7 @@ from outbox_triggers.defaults import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message, Publisher, PublishResult
 from outbox_triggers.publishers.base import UNREADABLE, unreadable, without_urls
+from outbox_triggers.routing import DEAD_LETTER_DESTINATION, Router, Unroutable
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "Dispatcher", "Finished", "backoff"]
 log = logging.getLogger(__name__)
@@ -94,6 +96,8 @@ class _Destination:
         self.publisher = publisher
         self.name = publisher.name
         self.ordered = bool(getattr(publisher, "ordered", False))
+        # group_by: aggregate — each key's queue is its aggregate's, not its row's (see Dispatcher._message)
+        self.by_aggregate = self.ordered and bool(getattr(publisher, "by_aggregate", False))
         self.queues: dict[int, deque[Message]] = {}
         # an OrderedDict, not a dict: taking from the front of a plain dict rescans the deleted slots
         self.ready: OrderedDict[int, None] = OrderedDict()
@@ -203,8 +207,9 @@ class _Destination:
 
     def discard(self, seq: int, key: int) -> None:
         """Forget a queued message, e.g. after another destination dead-lettered it."""
-        if key in self.queues:
-            self.queues[key] = deque(m for m in self.queues[key] if m.seq != seq)
+        for queued in list(self.queues) if self.by_aggregate else [key]:
+            if queued in self.queues:
+                self.queues[queued] = deque(m for m in self.queues[queued] if m.seq != seq)
 
     def clear(self) -> None:
         """Drop every queued message; keys in flight stay busy until their requests return."""
@@ -228,8 +233,12 @@ class Dispatcher:
         routes: Mapping[str, Sequence[Publisher]],
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         database: str = "",
+        router: Router | None = None,
     ) -> None:
+        """``router`` (the spec's ``routing``) picks the publishers of the events it decides, by a field."""
         self._routes = routes
+        self._router = router
+        self._database = database
         self._formatters = {
             p.name: envelopes.formatter(p.format, database) for ps in routes.values() for p in ps
         }
@@ -249,6 +258,8 @@ class Dispatcher:
         self._highest = 0
         self._in_flight = 0
         self._mode = SENDING
+        for publisher in router.publishers() if router else ():
+            self._adopt(publisher)
 
     def add(self, events: Iterable[Event]) -> None:
         """Take new events (in ``seq`` order, none already held) and start sending them."""
@@ -366,7 +377,12 @@ class Dispatcher:
         self._events[seq] = event
         if seq > self._highest:
             self._highest = seq
-        publishers, names = self._route(event.table)
+        if self._router is not None and self._router.decides(event.table):
+            if (routed := self._route_by_field(event)) is None:
+                return  # no route matches it: dead-lettered
+            publishers, names = routed
+        else:
+            publishers, names = self._route(event.table)
         if not publishers:
             self._unrouted[seq] = self._failed[seq] = f"no destination routes table {event.table!r}"
             return
@@ -393,6 +409,26 @@ class Dispatcher:
             publishers = self._routes.get(table) or self._routes.get("*") or ()
             route = self._routed[table] = (publishers, frozenset(p.name for p in publishers))
         return route
+
+    def _route_by_field(self, event: Event) -> tuple[Sequence[Publisher], frozenset[str]] | None:
+        """The publishers the router picks for ``event``; None (and the event dead) when it picks none."""
+        try:
+            publishers = self._router.route(event) if self._router else ()
+        except Unroutable as exc:
+            self._dead[event.seq] = (DEAD_LETTER_DESTINATION, exc.reason)
+            self._waiting[event.seq] = set()
+            self._done.append(event.seq)
+            return None
+        for publisher in publishers:
+            self._adopt(publisher)
+        return publishers, frozenset(p.name for p in publishers)
+
+    def _adopt(self, publisher: Publisher) -> None:
+        """Send to ``publisher`` from now on too (a routing destination, maybe made for a new value)."""
+        if publisher.name not in self._destinations:
+            self._formatters[publisher.name] = envelopes.formatter(publisher.format, self._database)
+            self._destinations[publisher.name] = destination = _Destination(publisher)
+            self._turns.append(destination)
 
     def _send(self) -> None:
         """Start requests, up to ``max_in_flight``, each on a request thread."""
@@ -517,11 +553,14 @@ class Dispatcher:
         """
         shape = self._formatters.get(publisher.name)
         try:
+            key = event.key_hash
+            if self._destinations[publisher.name].by_aggregate:
+                key = _aggregate_hash(event)
             if shape is None:
-                return Message(event.seq, event.table, event.key_hash, event.body)
+                return Message(event.seq, event.table, key, event.body)
             if not event.body.isascii():
                 event.body.encode("utf-8")  # a body that is not UTF-8 says so, before the envelope tries it
-            return Message(event.seq, event.table, event.key_hash, shape(event.body), event.body)
+            return Message(event.seq, event.table, key, shape(event.body), event.body)
         except UNREADABLE as exc:
             envelope = f" into a {publisher.format} envelope" if shape else ""
             raise Unpublishable(publisher.name, f"cannot re-encode{envelope}: {unreadable(exc)}") from None
@@ -534,6 +573,13 @@ class Unpublishable(Exception):
         super().__init__(reason)
         self.destination = destination
         self.reason = reason
+
+
+def _aggregate_hash(event: Event) -> int:
+    """The queue key of an event on a ``group_by: aggregate`` destination: its aggregate's."""
+    from outbox_triggers.publishers.aws import ordering_key  # boto3: only where a destination needs it
+
+    return zlib.crc32(ordering_key(event.table, event.body, by_aggregate=True).encode())
 
 
 def _report_crash(future: Future[None]) -> None:

@@ -65,3 +65,9 @@ class DestinationError(OutboxError):
     """A destination is missing, unreachable or refused the relay."""
 
     exit_code = EXIT_DESTINATION
+
+
+class EmitError(OutboxError, ValueError):
+    """An application event that can't be written: a value JSON can't hold, a name too long, too large."""
+
+    exit_code = EXIT_USAGE

@@ -10,11 +10,15 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from outbox_triggers import event_size, identifiers
 from outbox_triggers.errors import IdentifierError, SchemaMismatchError
 from outbox_triggers.event_size import Sizing, Value
 from outbox_triggers.spec import Spec, TableSpec
+
+if TYPE_CHECKING:
+    from outbox_triggers.takeover import Takeover
 
 DEFAULT_PACKET = 16 * 1024 * 1024
 """MariaDB's default ``max_allowed_packet``, assumed where no server was asked."""
@@ -186,6 +190,8 @@ class Model:
 
     events_table: str
     captures: tuple[Capture, ...]
+    takeovers: tuple[Takeover, ...] = ()
+    """Debezium outbox tables taken over (see :mod:`outbox_triggers.takeover`)."""
 
 
 def build(spec: Spec, shapes: Mapping[str, TableShape], packet: int = DEFAULT_PACKET) -> Model:
@@ -196,14 +202,43 @@ def build(spec: Spec, shapes: Mapping[str, TableShape], packet: int = DEFAULT_PA
     identifiers.check(spec.events_table, "events_table")
     problems: list[str] = []
     captures = []
+    takeovers: list[Takeover] = []
     for table in spec.tables:
+        if table.debezium_outbox is not None:
+            problems += _take_over(spec, table, shapes.get(table.name), packet, takeovers)
+            continue
         found = _problems(table, shapes.get(table.name))
         if not found:
             captures.append(_capture(table, shapes[table.name], _limit(spec, table, packet)))
             found = _safety_problems(captures[-1], packet)
         problems += found
     _raise(problems)
-    return Model(spec.events_table, tuple(captures))
+    return Model(spec.events_table, tuple(captures), tuple(takeovers))
+
+
+def _take_over(
+    spec: Spec, table: TableSpec, shape: TableShape | None, packet: int, takeovers: list[Takeover]
+) -> list[str]:
+    """Add the takeover of a Debezium outbox table to ``takeovers``, or return why it would be unsafe."""
+    from outbox_triggers import takeover
+
+    where = f"tables.{table.name}"
+    bad_name = _name_problem(table.name, "table")
+    if bad_name or shape is None:
+        return [f"{where}: {bad_name or f'table {table.name!r} does not exist in the database'}"]
+    problems = _engine_problems(table, shape)
+    limit = _limit(spec, table, packet)
+    if limit > event_size.packet_limit(packet):
+        problems.append(
+            f"{where}.max_event_bytes: {limit} bytes is more than this server can build "
+            f"(max_allowed_packet is {packet}, so at most {event_size.packet_limit(packet)})"
+        )
+    built = takeover.build(table.name, table.debezium_outbox, shape, limit)
+    if isinstance(built, list):
+        return problems + built
+    if not problems:
+        takeovers.append(built)
+    return problems
 
 
 def _raise(problems: list[str]) -> None:

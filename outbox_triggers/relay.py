@@ -63,6 +63,7 @@ from outbox_triggers.events import Event, EventsTable, burial
 from outbox_triggers.outages import Outage
 from outbox_triggers.publishers import Publisher, PublishResult
 from outbox_triggers.publishers.base import without_urls
+from outbox_triggers.routing import Router
 from outbox_triggers.stopping import ColdShutdown
 
 __all__ = [
@@ -132,13 +133,16 @@ class Relay:
         keep_delivered_s: int | None = None,
         stall_after_s: float = DEFAULT_STALL_AFTER,
         finish_s: float = DEFAULT_REQUEST_TIMEOUT,
+        router: Router | None = None,
     ) -> None:
         self._engine = engine
         self._observers = tuple(observers)
         self._keep_s = keep_delivered_s
         self._purged_at = 0.0
         self._events = EventsTable(events_table, lag=bool(observers))
-        self._dispatcher = Dispatcher(routes, max_in_flight, database=engine.url.database or "")
+        self._dispatcher = Dispatcher(
+            routes, max_in_flight, database=engine.url.database or "", router=router
+        )
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._lock = lock.for_relay(engine, events_table, partitions)

@@ -30,7 +30,8 @@ from outbox_triggers.defaults import (
 from outbox_triggers.errors import DatabaseError
 from outbox_triggers.publishers import Publisher
 from outbox_triggers.relay import Relay, RelayObserver, RelayStats
-from outbox_triggers.spec import DEFAULT_DESTINATION, Spec, load
+from outbox_triggers.routing import Router
+from outbox_triggers.spec import DEFAULT_DESTINATION, Destination, Spec, load
 
 DB_CONNECT_TIMEOUT_S = 5
 DB_READ_TIMEOUT_S = 60
@@ -90,7 +91,8 @@ def relay_session(
         stack.callback(eng.dispose)
         extra = metrics.observers_for(eng, spec, stack, metrics_port, progress, poll_interval, stall_after_s)
         _require_events_table(eng, spec.events_table)
-        routes = _routes(spec, stack, overrides or {}, max_in_flight, timeouts)
+        built: dict[str, Publisher] = {}
+        routes = _routes(spec, stack, overrides or {}, max_in_flight, timeouts, built)
         yield Relay(
             eng,
             spec.events_table,
@@ -103,6 +105,7 @@ def relay_session(
             keep_delivered_s=spec.keep_delivered_s,
             stall_after_s=stall_after_s,
             finish_s=timeouts.read,
+            router=_router(spec, stack, built, max_in_flight, timeouts),
         )
 
 
@@ -126,14 +129,30 @@ def _routes(
     overrides: Mapping[str, Publisher],
     max_in_flight: int,
     timeouts: Timeouts,
+    built: dict[str, Publisher],
 ) -> dict[str, list[Publisher]]:
-    built: dict[str, Publisher] = {}
     for name, destination in spec.destinations.items():
         publisher = overrides.get(name) or publishers.create(destination, max_in_flight, timeouts)
         stack.callback(publisher.close)
         publisher.check()
         built[name] = publisher
-    routes = {t.name: [built[d] for d in t.destinations] for t in spec.tables}
+    routes = {t.name: [built[d] for d in t.destinations if d in built] for t in spec.tables}
     if DEFAULT_DESTINATION in built:
         routes["*"] = [built[DEFAULT_DESTINATION]]
     return routes
+
+
+def _router(
+    spec: Spec, stack: ExitStack, built: Mapping[str, Publisher], max_in_flight: int, timeouts: Timeouts
+) -> Router | None:
+    """The spec's ``routing`` over the publishers ``built``; templated ones are made, checked, closed here."""
+    if spec.routing is None:
+        return None
+
+    def create(destination: Destination) -> Publisher:
+        publisher = publishers.create(destination, max_in_flight, timeouts)
+        stack.callback(publisher.close)
+        publisher.check()
+        return publisher
+
+    return Router(spec.routing, built, create)

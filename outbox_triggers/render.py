@@ -18,6 +18,7 @@ import jinja2
 from outbox_triggers import defaults, event_size, identifiers, trigger_session
 from outbox_triggers.errors import RenderError
 from outbox_triggers.model import Capture, Model, Trigger
+from outbox_triggers.takeover import Takeover
 
 FLAVORS = defaults.FLAVORS
 
@@ -92,6 +93,9 @@ def render(model: Model, flavor: str) -> Rendered:
         RenderedTrigger(t.name, t.table, t.operation, render_trigger(model, c, t, flavor))
         for c in model.captures
         for t in c.triggers
+    ) + tuple(
+        RenderedTrigger(o.trigger.name, o.table, "insert", render_takeover(model, o, flavor))
+        for o in model.takeovers
     )
     events_sql = _render("events_table.sql.j2", events_table=model.events_table)
     support = tuple(
@@ -108,6 +112,17 @@ def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str
     """The CREATE TRIGGER statement for one trigger."""
     return _render(
         "trigger.sql.j2", capture=capture, trigger=trigger, events_table=model.events_table, flavor=flavor
+    )
+
+
+def render_takeover(model: Model, takeover: Takeover, flavor: str) -> str:
+    """The CREATE TRIGGER statement of a Debezium outbox table taken over."""
+    return _render(
+        "outbox_trigger.sql.j2",
+        takeover=takeover,
+        trigger=takeover.trigger,
+        events_table=model.events_table,
+        flavor=flavor,
     )
 
 

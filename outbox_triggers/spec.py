@@ -21,8 +21,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from outbox_triggers import defaults, identifiers
+from outbox_triggers import defaults, identifiers, routing, takeover
 from outbox_triggers.errors import SpecError
+from outbox_triggers.routing import Routing
 
 DEFAULT_SPEC_PATH = defaults.DEFAULT_SPEC_PATH
 DEFAULT_EVENTS_TABLE = "outbox_events"
@@ -53,6 +54,8 @@ class TableSpec:
     acknowledge_fk_cascades: bool = False
     destinations: tuple[str, ...] = (DEFAULT_DESTINATION,)
     max_event_bytes: int | None = None
+    debezium_outbox: Mapping[str, Any] | None = None
+    """Set: a Debezium outbox table taken over (see :mod:`outbox_triggers.takeover`), not a captured one."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class Spec:
     migrations_dir: Path = Path("outbox_migrations")
     partitions: int = 1
     keep_delivered_s: int | None = None
+    routing: Routing | None = None
     source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def table(self, name: str) -> TableSpec:
@@ -263,6 +267,8 @@ def _env_value(
     match: re.Match[str], environ: Mapping[str, str], missing: list[str], path: tuple[Any, ...]
 ) -> str:
     name, default = match.group(1), match.group(2)
+    if path[:1] == (routing.SECTION,) and name in routing.PLACEHOLDERS and default is None:
+        return match.group(0)  # filled per event by the router
     if name in environ:
         return environ[name]
     if default is not None:
@@ -278,7 +284,7 @@ def _reference_problems(document: dict[str, Any]) -> list[str]:
     problems = _name_problems(["events_table"], events_table)
     for name, table in document["tables"].items():
         problems += _name_problems(["tables", name], name) + _table_problems(name, table or {})
-        targets = (table or {}).get("destination", DEFAULT_DESTINATION)
+        targets = (table or {}).get("destination", () if document.get("routing") else DEFAULT_DESTINATION)
         for i, target in enumerate([targets] if isinstance(targets, str) else targets):
             if target not in destinations:
                 where = ["tables", name, "destination"] + ([] if isinstance(targets, str) else [i])
@@ -286,6 +292,7 @@ def _reference_problems(document: dict[str, Any]) -> list[str]:
                 problems.append(f"{format_path(where)}: no destination named {target!r} (defined: {known})")
     if events_table in document["tables"]:
         problems.append(f"{format_path(['tables', events_table])}: the events table itself cannot be tracked")
+    problems += routing.spec_problems(document)
     for name, destination in destinations.items():
         if destination.get("type") == "kinesis" and {"stream_name", "stream_arn"} <= destination.keys():
             at = format_path(["destinations", name])
@@ -310,6 +317,7 @@ def _table_problems(name: str, table: dict[str, Any]) -> list[str]:
             f"{format_path([*where, 'max_event_bytes'])}: {size} bytes is outside "
             f"{MIN_EVENT_BYTES}..{MAX_EVENT_BYTES}"
         )
+    problems += takeover.spec_problems(format_path(where), table)
     when = table.get("when", {})
     for op, condition in ({"": when} if isinstance(when, str) else when).items():
         if ";" in condition:
@@ -344,6 +352,7 @@ def _build(document: dict[str, Any], base_dir: Path) -> Spec:
         migrations_dir=base_dir / document.get("migrations_dir", "outbox_migrations"),
         partitions=int((document.get("relay") or {}).get("partitions", 1)),
         keep_delivered_s=_keep_seconds((document.get("relay") or {}).get("retention", "delete")),
+        routing=routing.parse(document),
         source=document,
     )
 
@@ -368,7 +377,15 @@ def _build_table(name: str, body: dict[str, Any]) -> TableSpec:
         acknowledge_fk_cascades=bool(body.get("acknowledge_fk_cascades", False)),
         destinations=(targets,) if isinstance(targets, str) else tuple(targets),
         max_event_bytes=_bytes(body.get("max_event_bytes")),
+        debezium_outbox=_outbox_option(body.get(takeover.OPTION)),
     )
+
+
+def _outbox_option(option: Any) -> Mapping[str, Any] | None:
+    """``debezium_outbox: true`` or a mapping → the mapping; absent or false → None."""
+    if option is None or option is False:
+        return None
+    return dict(option) if isinstance(option, Mapping) else {}
 
 
 def _bytes(size: Any) -> int | None:

@@ -152,11 +152,20 @@ def backlog_by_table(conn: Connection, events_table: str) -> tuple[TableBacklog,
     return tuple(TableBacklog(str(t), int(n), max(0.0, float(age or 0))) for t, n, age in rows)
 
 
+ROUTING = "routing"
+
+
 def routes_of(spec: Spec) -> dict[str, tuple[str, ...]]:
     """Table → names of the destinations its events go to; ``*`` for tables the spec does not list."""
     routes = {t.name: tuple(t.destinations) for t in spec.tables}
     if DEFAULT_DESTINATION in spec.destinations:
         routes["*"] = (DEFAULT_DESTINATION,)
+    if spec.routing is not None:  # routing picks per event: its events count under "routing"
+        routed = (ROUTING,)
+        routes = {
+            table: names if table in spec.routing.explicit else routed for table, names in routes.items()
+        }
+        routes["*"] = routed
     return routes
 
 

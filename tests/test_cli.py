@@ -137,7 +137,8 @@ def test_demo_runs(server_url: str) -> None:
     result = run("demo", env={"DATABASE_URL": server_url})
     assert result.returncode == 0, result.stderr
     assert "rolled-back changes emitted none; 0 left in outbox_events" in result.stdout
-    assert result.stdout.count('"op": ') == 5
+    assert result.stdout.count('"op": ') == 7
+    assert result.stdout.index('"status": "shipped"') < result.stdout.index('"op": "event"')
 
 
 @pytest.mark.integration

@@ -261,8 +261,8 @@ MALFORMED = [
     pytest.param(
         ORDERS + "colour: blue\n" + DEFAULT_DEST,
         "(top level)",
-        "unknown key 'colour' (expected one of: destinations, events_table, migrations_dir, relay, tables, "
-        "url, version)",
+        "unknown key 'colour' (expected one of: destinations, events_table, migrations_dir, relay, routing, "
+        "tables, url, version)",
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -382,7 +382,7 @@ MALFORMED = [
     pytest.param(
         ORDERS + DEFAULT_DEST + "    region: eu-west-1\n",
         "destinations.default",
-        "unknown key 'region' (expected one of: format, max_batch_bytes, queue_url, type)",
+        "unknown key 'region' (expected one of: format, group_by, max_batch_bytes, queue_url, type)",
         id="sqs-unknown-key",
     ),
     pytest.param(

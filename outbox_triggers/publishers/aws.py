@@ -34,6 +34,7 @@ from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.base import UNREADABLE, Message, PublishResult, unreadable, without_urls
 
+APPLICATION_EVENT = "event"
 _GROUP_ID_OK = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
 NO_REGION = "no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION (or a region in the AWS profile)"
 
@@ -88,10 +89,85 @@ def event_fields(body: str) -> dict[str, Any]:
     return fields
 
 
-def ordering_key(table: str, body: str) -> str:
-    """``table:key`` for FIFO group ids and partition keys; hashed when not a valid group id."""
-    key = json.dumps(event_fields(body).get("key"), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+def ordering_key(table: str, body: str, by_aggregate: bool = False) -> str:
+    """``table:key`` for FIFO group ids and partition keys; hashed when not a valid group id.
+
+    An application event (``op`` ``event``), or any event when ``by_aggregate``
+    (a destination's ``group_by: aggregate``), is ordered by its aggregate
+    instead: ``aggregate_type:aggregate_id``.
+    """
+    fields = event_fields(body)
+    if by_aggregate or fields.get("op") == APPLICATION_EVENT:
+        return aggregate_key(fields)
+    key = json.dumps(fields.get("key"), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     return fifo_id(f"{table}:{key}")
+
+
+def aggregate_key(fields: Mapping[str, Any]) -> str:
+    """``aggregate_type:aggregate_id`` as a FIFO group id; an id ``42`` and ``"42"`` share one group.
+
+    A string id is taken as it is, any other as compact JSON (a composite key's object).
+    """
+    value = fields.get("aggregate_id")
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    )
+    return fifo_id(f"{fields.get('aggregate_type')}:{text}")
+
+
+MAX_ATTRIBUTES = 10  # SNS and SQS take at most 10 message attributes
+_ATTRIBUTE_NAME = re.compile(
+    r"^(?!aws\.|amazon\.)(?!.*\.\.)[A-Za-z0-9_\-][A-Za-z0-9_\-.]{0,255}(?<!\.)$", re.IGNORECASE
+)
+
+
+def header_attributes(headers: Any, room: int) -> dict[str, str]:
+    """An application event's headers as String message attributes: the first ``room`` valid ones.
+
+    Names must be valid attribute names; values become text (``true``/``false``
+    for booleans); null and empty values are left out.
+    """
+    if not isinstance(headers, Mapping):
+        return {}
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if len(kept) >= room:
+            break
+        if value is None or value == "" or not _ATTRIBUTE_NAME.match(str(name)):
+            continue
+        kept[str(name)] = json.dumps(value) if isinstance(value, bool) else str(value)
+    return kept
+
+
+APPLICATION_EVENT_MARK = '"op": "event"'
+"""In the body of every application event; a change event's body has it only in a column named op."""
+
+
+def event_attributes(body: str) -> dict[str, str]:
+    """An application event's message attributes: op, event type, aggregate type, then its headers.
+
+    Empty for a change event, or a body that is not a JSON object.
+    """
+    try:
+        fields = event_fields(body)
+    except (ValueError, RecursionError):
+        return {}
+    if fields.get("op") != APPLICATION_EVENT:
+        return {}
+    values = {
+        "op": APPLICATION_EVENT,
+        "event_type": str(fields.get("event_type") or ""),
+        "aggregate_type": str(fields.get("aggregate_type") or ""),
+    }
+    values.update(header_attributes(fields.get("headers"), MAX_ATTRIBUTES - len(values)))
+    return {name: value for name, value in values.items() if value}
+
+
+def groups_by_aggregate(options: Mapping[str, Any]) -> bool:
+    """True when a destination's ``group_by`` option orders every event by its aggregate."""
+    return options.get("group_by") == "aggregate"
 
 
 def fifo_id(text: str) -> str:

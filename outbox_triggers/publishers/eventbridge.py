@@ -21,6 +21,7 @@ from typing import Any
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
+    APPLICATION_EVENT,
     by_position,
     client,
     describe,
@@ -110,9 +111,10 @@ class EventBridgePublisher:
     def _entry(self, message: Message) -> dict[str, Any]:
         """The PutEvents entry for one message."""
         fields = event_fields(message.native)
+        named = fields.get("aggregate_type") if fields.get("op") == APPLICATION_EVENT else fields.get("table")
         return {
             "EventBusName": self.event_bus_name,
-            "Source": self.source or str(fields.get("table") or message.table),
+            "Source": self.source or str(named or message.table),
             "DetailType": self.detail_type or str(fields.get("event_type") or fields.get("op")),
             "Detail": message.body,
         }

@@ -34,6 +34,7 @@ from outbox_triggers.publishers.aws import (
     client,
     describe,
     failed_all,
+    groups_by_aggregate,
     headroom,
     ordering_key,
     sized_entries,
@@ -72,6 +73,7 @@ class KinesisPublisher:
         self._configured_record = max_record_bytes
         self._request_limit = max_request_bytes or DEFAULT_REQUEST_BYTES
         self._kinesis = kinesis
+        self.by_aggregate = False
         self._limits(max_record_bytes or DEFAULT_RECORD_BYTES)
 
     @classmethod
@@ -85,7 +87,7 @@ class KinesisPublisher:
             if "stream_arn" in options
             else {"StreamName": options["stream_name"]}
         )
-        return cls(
+        publisher = cls(
             destination.name,
             stream,
             client("kinesis", max_in_flight, timeouts),
@@ -93,6 +95,8 @@ class KinesisPublisher:
             options.get("max_request_bytes"),
             destination.format,
         )
+        publisher.by_aggregate = groups_by_aggregate(options)
+        return publisher
 
     def check(self) -> None:
         """Verify the stream exists and takes writes; learn its record size limit if it reports one."""
@@ -113,7 +117,7 @@ class KinesisPublisher:
     def send(self, messages: Sequence[Message]) -> PublishResult:
         """One PutRecords; throttled or internally failed records are retried, the rest rejected."""
         limits = (self.max_message_bytes, self._request_limit)
-        kept, result = sized_entries(messages, _record, _record_bytes, limits, "partition key")
+        kept, result = sized_entries(messages, self._record, _record_bytes, limits, "partition key")
         if not kept:
             return result
         sent = [m for m in messages if m.seq not in result.rejected and m.seq not in result.failed]
@@ -128,21 +132,23 @@ class KinesisPublisher:
     def close(self) -> None:
         """boto3 clients need no closing."""
 
+    def _record(self, message: Message) -> dict[str, Any]:
+        return {
+            "Data": message.body.encode("utf-8"),
+            "PartitionKey": partition_key(message, self.by_aggregate),
+        }
+
     def _limits(self, record_limit: int) -> None:
         self.max_message_bytes = min(record_limit, self._request_limit)
         self.max_request_bytes = headroom(self._request_limit, MAX_ENTRIES, KEY_RESERVE)
 
 
-def partition_key(message: Message) -> str:
-    """Table + key, the same string SQS/SNS FIFO use as group id; hashed if ever over 256 characters."""
-    key = ordering_key(message.table, message.native)
+def partition_key(message: Message, by_aggregate: bool = False) -> str:
+    """Table + key (or the aggregate), the same string SQS/SNS FIFO use as group id; hashed if over 256."""
+    key = ordering_key(message.table, message.native, by_aggregate)
     if len(key) <= MAX_PARTITION_KEY:
         return key
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _record(message: Message) -> dict[str, Any]:
-    return {"Data": message.body.encode("utf-8"), "PartitionKey": partition_key(message)}
 
 
 def _record_bytes(record: dict[str, Any]) -> int:

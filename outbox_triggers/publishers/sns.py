@@ -18,11 +18,15 @@ from typing import Any
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
+    APPLICATION_EVENT,
+    MAX_ATTRIBUTES,
     client,
     deduplication_id,
     describe,
     event_fields,
     failed_all,
+    groups_by_aggregate,
+    header_attributes,
     headroom,
     ordering_key,
     sized_entries,
@@ -53,6 +57,7 @@ class SnsPublisher:
         self.fifo = self.ordered = topic_arn.endswith(".fifo")
         self._configured_max = max_batch_bytes
         self._sns = sns
+        self.by_aggregate = False
         self._limit(max_batch_bytes or SNS_DEFAULT_BYTES)
 
     @classmethod
@@ -62,9 +67,11 @@ class SnsPublisher:
         """Build from a spec destination of type ``sns``."""
         options = destination.options
         sns = client("sns", max_in_flight, timeouts)
-        return cls(
+        publisher = cls(
             destination.name, options["topic_arn"], sns, options.get("max_batch_bytes"), destination.format
         )
+        publisher.by_aggregate = publisher.fifo and groups_by_aggregate(options)
+        return publisher
 
     def check(self) -> None:
         """Verify the topic exists and learn its size limit."""
@@ -108,19 +115,26 @@ class SnsPublisher:
             "MessageAttributes": attributes(fields, message.table),
         }
         if self.fifo:
-            entry["MessageGroupId"] = ordering_key(message.table, message.native)
+            entry["MessageGroupId"] = ordering_key(message.table, message.native, self.by_aggregate)
             entry["MessageDeduplicationId"] = deduplication_id(fields)
         return entry
 
 
 def attributes(fields: dict[str, Any], table: str) -> dict[str, dict[str, str]]:
-    """The ``table``, ``op`` and ``event_type`` message attributes, for filter policies."""
+    """The ``table``, ``op`` and ``event_type`` message attributes, for filter policies.
+
+    An application event also carries ``aggregate_type`` and its headers (see
+    :func:`~outbox_triggers.publishers.aws.header_attributes`).
+    """
     op = str(fields.get("op", ""))
     values = {
         "table": str(fields.get("table") or table),
         "op": op,
         "event_type": str(fields.get("event_type") or op),
     }
+    if op == APPLICATION_EVENT:
+        values["aggregate_type"] = str(fields.get("aggregate_type") or "")
+        values.update(header_attributes(fields.get("headers"), MAX_ATTRIBUTES - len(values)))
     return {name: {"DataType": "String", "StringValue": value} for name, value in values.items() if value}
 
 

@@ -1,7 +1,9 @@
 """Amazon SQS: one ``SendMessageBatch`` request per call, at most 10 entries within the queue's size limit.
 
 A ``.fifo`` queue gets ``MessageGroupId`` = table + key (so SQS keeps each
-key's order) and ``MessageDeduplicationId`` = the event id.
+key's order) and ``MessageDeduplicationId`` = the event id. An application
+event (``op`` ``event``) carries String message attributes ``op``,
+``event_type``, ``aggregate_type`` and its headers, when they fit.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from typing import Any
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
+    APPLICATION_EVENT_MARK,
     client,
     deduplication_id,
     describe,
     entries,
+    event_attributes,
     event_fields,
+    groups_by_aggregate,
     ordering_key,
+    utf8_len,
 )
 from outbox_triggers.publishers.base import Message, PublishResult
 from outbox_triggers.spec import Destination
@@ -41,6 +47,7 @@ class SqsPublisher:
         self.max_request_bytes = self.max_message_bytes = max_batch_bytes or SQS_MAX_BYTES
         self._configured_max = max_batch_bytes
         self._sqs = sqs
+        self.by_aggregate = False
 
     @classmethod
     def from_destination(
@@ -49,9 +56,11 @@ class SqsPublisher:
         """Build from a spec destination of type ``sqs``."""
         options = destination.options
         sqs = client("sqs", max_in_flight, timeouts)
-        return cls(
+        publisher = cls(
             destination.name, options["queue_url"], sqs, options.get("max_batch_bytes"), destination.format
         )
+        publisher.by_aggregate = publisher.fifo and groups_by_aggregate(options)
+        return publisher
 
     def check(self) -> None:
         """Verify the queue exists and learn its size limit."""
@@ -74,6 +83,7 @@ class SqsPublisher:
             built, result = self._plain(messages), PublishResult()
         if not built:
             return result
+        self._label_events(built)
         try:
             response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=[e for _, e in built])
         except Exception as exc:
@@ -89,6 +99,25 @@ class SqsPublisher:
     def close(self) -> None:
         """boto3 clients need no closing."""
 
+    def _label_events(self, built: list[tuple[Message, dict[str, Any]]]) -> None:
+        """Give application events their message attributes, as far as they fit the size limits.
+
+        SQS counts attributes in the message and the request size; the bodies
+        were sized without them, so an attribute that would overflow is left off
+        (the body holds the same fields).
+        """
+        room = self.max_request_bytes - sum(m.size for m, _ in built)
+        for message, entry in built:
+            if APPLICATION_EVENT_MARK not in message.native:
+                continue
+            labels = event_attributes(message.native)
+            size = sum(utf8_len(k) + len("String") + utf8_len(v) for k, v in labels.items())
+            if labels and size <= room and message.size + size <= self.max_message_bytes:
+                entry["MessageAttributes"] = {
+                    k: {"DataType": "String", "StringValue": v} for k, v in labels.items()
+                }
+                room -= size
+
     @staticmethod
     def _plain(messages: Sequence[Message]) -> list[tuple[Message, dict[str, Any]]]:
         """Entries for a standard queue: the body alone, nothing to parse."""
@@ -99,6 +128,6 @@ class SqsPublisher:
         return {
             "Id": str(message.seq),
             "MessageBody": message.body,
-            "MessageGroupId": ordering_key(message.table, message.native),
+            "MessageGroupId": ordering_key(message.table, message.native, self.by_aggregate),
             "MessageDeduplicationId": deduplication_id(event_fields(message.native)),
         }
