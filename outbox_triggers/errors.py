@@ -65,3 +65,9 @@ class DestinationError(OutboxError):
     """A destination is missing, unreachable or refused the relay."""
 
     exit_code = EXIT_DESTINATION
+
+
+class BackfillError(OutboxError):
+    """A backfill was refused (bad input, or one is already running) before it wrote anything."""
+
+    exit_code = EXIT_USAGE
