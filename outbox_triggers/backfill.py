@@ -377,7 +377,7 @@ class _Chunks:
                     break
                 began, size = time.monotonic(), running.chunk
                 rows = self._chunk_with_retries(size)
-                running.chunk = _next_size(size, rows, time.monotonic() - began, self.pace.target_chunk_s)
+                running.chunk = self._next_size(size, rows, time.monotonic() - began)
                 self.progress(running)
                 if rows < size:
                     return self._finish()
@@ -385,6 +385,15 @@ class _Chunks:
         except BaseException as exc:
             self._failed(exc)
             raise
+
+    def _next_size(self, size: int, rows: int, seconds: float) -> int:
+        """The next chunk's size: toward the target time, and no more than the rate ceiling allows in it."""
+        chosen = _next_size(size, rows, seconds, self.pace.target_chunk_s)
+        if self.pace.max_rows_per_second:
+            chosen = min(
+                chosen, max(MIN_CHUNK, int(self.pace.max_rows_per_second * self.pace.target_chunk_s))
+            )
+        return chosen
 
     def _chunk_with_retries(self, size: int) -> int:
         for attempt in range(RETRIES):

@@ -273,3 +273,27 @@ def status(spec_path: str | Path, database_url: str | None = None) -> reporting_
     """Backlog per table and destination, the oldest event's age, dead letters and the relay lock holders."""
     with _session(spec_path, database_url) as (spec, conn):
         return reporting_status.run(conn, spec)
+
+
+def backfill(
+    spec_path: str | Path,
+    table: str | None,
+    database_url: str | None = None,
+    where: str | None = None,
+    destination: str | None = None,
+    force: bool = False,
+    resume: bool = False,
+    pace: Any = None,
+    stop: Any = None,
+    progress: Any = None,
+) -> list[Any]:
+    """Backfill ``table`` (or, with ``resume``, carry on every unfinished backfill); see backfill.py."""
+    from outbox_triggers import backfill as backfilling
+
+    chosen = pace or backfilling.Pace()
+    with _session(spec_path, database_url) as (spec, conn):
+        if resume:
+            return backfilling.resume(conn, spec, chosen, stop, progress)
+        if table is None:
+            raise SchemaMismatchError("name the table to backfill, or pass --resume")
+        return [backfilling.start(conn, spec, table, where, destination, force, chosen, stop, progress)]

@@ -44,7 +44,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from outbox_triggers import envelopes
+from outbox_triggers import envelopes, restricted
 from outbox_triggers.defaults import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message, Publisher, PublishResult
@@ -366,7 +366,7 @@ class Dispatcher:
         self._events[seq] = event
         if seq > self._highest:
             self._highest = seq
-        publishers, names = self._route(event.table)
+        publishers, names = restricted.restrict(event.body, *self._route(event.table))
         if not publishers:
             self._unrouted[seq] = self._failed[seq] = f"no destination routes table {event.table!r}"
             return
