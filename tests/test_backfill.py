@@ -384,7 +384,7 @@ def test_never_older_than_a_change_under_concurrent_writers(shop: Project) -> No
         original = backfill.FIRST_CHUNK
         try:
             backfill.FIRST_CHUNK = 50
-            done = run(shop, "orders", pace=backfill.Pace(target_chunk_s=0.01))
+            done = run(shop, "orders", pace=backfill.Pace(max_rows_per_second=4000, target_chunk_s=0.01))
         finally:
             backfill.FIRST_CHUNK = original
         wait_for(lambda: writers.writes > 200, what="more writes after the backfill")
