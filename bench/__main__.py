@@ -20,13 +20,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import backlog, drain, large_values, latency, peer, report, startup, write_path
+from bench import backfill, backlog, drain, large_values, latency, peer, report, startup, write_path
 from bench.common import log, server_facts, server_url
 from bench.settings import FULL, QUICK, Settings
 from outbox_triggers import local_server
 
 BINLOG_ARGS = ("--log-bin", "--binlog-format=ROW", "--sync-binlog=1", "--server-id=1")
-GROUPS = ("startup", "write", "large", "drain", "latency", "backlog", "binlog", "peer")
+GROUPS = ("startup", "write", "large", "drain", "latency", "backlog", "backfill", "binlog", "peer")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +64,7 @@ def run(settings: Settings, groups: Sequence[str]) -> tuple[dict[str, Any], list
             ("drain", drain.run),
             ("latency", latency.run),
             ("backlog", backlog.run),
+            ("backfill", backfill.run),
         ):
             if group in groups:
                 _attempt(group, partial(bench, server, settings), figures, failed)

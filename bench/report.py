@@ -103,6 +103,12 @@ FIGURES = (
     Figure("history_list_len_start", "InnoDB history list length before the drain", digits=0),
     Figure("history_list_len_max", "InnoDB history list length, max during the drain", digits=0),
     Figure("history_list_len_end", "InnoDB history list length after the drain", digits=0),
+    Figure("backfill_rows_per_s", "Backfill of the whole table, rows/s", digits=0),
+    Figure("backfill_raw_rows_per_s", "… one raw INSERT INTO events SELECT, same rows, rows/s", digits=0),
+    Figure("backfill_raw_ratio", "Backfill rows/s ÷ the raw INSERT … SELECT", "≥ 0.8", at_least(0.8), 2),
+    Figure("backfill_writer_ratio", "Writers beside a backfill ÷ alone, writes/s", "≥ 0.9", at_least(0.9), 2),
+    Figure("backfill_writer_p99_ms", "… writer p99 beside a backfill, ms", digits=2),
+    Figure("backfill_writer_alone_p99_ms", "… writer p99 alone, ms", digits=2),
 )
 
 
