@@ -410,22 +410,23 @@ class _Chunks:
         """One chunk, one transaction: lock the next ``size`` rows, write their events, move the key."""
         conn, first = self.conn, self.last is None
         after = [] if self.last is None else snapshot.compare_params(self.last)
-        rows = conn.exec_driver_sql(self.select[first], (*after, size)).all()
-        if not rows:
+        picked = conn.exec_driver_sql(self.select[first], (*after, size)).all()
+        if not picked:
             conn.rollback()
             return 0
         width = len(self.s.key)
-        keys = [tuple(row[:width]) for row in rows]
-        conn.exec_driver_sql(self.insert[first], (*after, *snapshot.compare_params(keys[-1])))
-        for row in rows:
-            if not row[width]:
-                self._large_row(tuple(row[:width]))
-        backfills.advance(conn, self.events_table, self.running.id, keys[-1], len(rows))
+        count = int(picked[0][0])
+        last = next(tuple(row[2 : 2 + width]) for row in picked if row[1])
+        conn.exec_driver_sql(self.insert[first], (*after, *snapshot.compare_params(last)))
+        for row in picked:
+            if not row[2 + width]:
+                self._large_row(tuple(row[2 : 2 + width]))
+        backfills.advance(conn, self.events_table, self.running.id, last, count)
         conn.commit()
-        self.last = keys[-1]
-        self.running.done += len(rows)
-        self.running.sent_now += len(rows)
-        return len(rows)
+        self.last = last
+        self.running.done += count
+        self.running.sent_now += count
+        return count
 
     def _large_row(self, key: tuple[Any, ...]) -> None:
         """A row whose values may not fit: decide, as a trigger's measure() does, which ones to carry."""

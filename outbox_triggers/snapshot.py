@@ -146,16 +146,26 @@ def locking(flavor: str) -> str:
 
 
 def chunk_query(s: Statements, flavor: str, first: bool, where: str | None) -> str:
-    """The locking read that picks a chunk: its keys and whether each row surely fits, ``LIMIT %s``.
+    """The locking read that picks a chunk, ``LIMIT %s`` rows past the last key done.
 
-    Parameters: the last key done (unless ``first``), then the limit.
+    It locks every row of the chunk but returns only what the backfill needs:
+    the chunk's row count, then the last row's key and the keys of rows whose
+    values may not fit, each as ``(count, is_last, key…, fits)``. Parameters:
+    the last key done (unless ``first``), then the limit.
     """
+    keys = ", ".join(identifiers.quote(k) for k in s.key)
     columns = ", ".join(f"{ROW}.{identifiers.quote(k)}" for k in s.key)
+    backwards = ", ".join(f"{identifiers.quote(k)} DESC" for k in s.key)
     conditions = ([] if first else [after(s.key)]) + ([f"({_escaped(where)}\n)"] if where else [])
     filtered = " WHERE " + " AND ".join(conditions) if conditions else ""
+    chunk = (
+        f"SELECT {columns}, {_escaped(s.fits)} AS outbox_fits FROM {identifiers.quote(s.table)} AS {ROW}"  # noqa: S608
+        f"{filtered} {order_by(s.key)} LIMIT %s {locking(flavor)}"
+    )
     return (
-        f"SELECT {columns}, {_escaped(s.fits)} FROM {identifiers.quote(s.table)} AS {ROW}{filtered} "  # noqa: S608
-        f"{order_by(s.key)} LIMIT %s {locking(flavor)}"
+        f"SELECT outbox_count, outbox_back = 1, {keys}, outbox_fits FROM (SELECT COUNT(*) OVER () AS "  # noqa: S608
+        f"outbox_count, ROW_NUMBER() OVER (ORDER BY {backwards}) AS outbox_back, {keys}, outbox_fits "
+        f"FROM ({chunk}) AS outbox_chunk) AS outbox_counted WHERE outbox_back = 1 OR NOT outbox_fits"
     )
 
 
