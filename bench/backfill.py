@@ -6,7 +6,9 @@ expression a backfill uses, with no chunks, locks or progress). The backfill
 then runs as ``outbox-triggers backfill`` would, with no backlog limit (no
 relay drains the events here). Writers: two threads of 1-row UPDATEs on random
 keys, run for as long as a backfill takes, and for the same time without one
-(before and after, averaged); the figures are their throughput ratio and p99.
+(before and after, averaged); the figures are their throughput ratio and p99,
+beside a backfill at full speed and beside one capped at a quarter of it
+(``--max-rows-per-second``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from outbox_triggers import backfill, database, snapshot
 from outbox_triggers.spec import load
 
 WRITERS = 2
+UNCAPPED = backfill.Pace(max_backlog=0)
 
 
 def run(server: str, settings: Settings) -> dict[str, float]:
@@ -38,6 +41,8 @@ def run(server: str, settings: Settings) -> dict[str, float]:
         figures["backfill_raw_ratio"] = raw_s / took
         log(f"backfill: {rows:,} rows in {took:.2f}s ({rows / took:,.0f} rows/s)")
         figures.update(_writers(url, spec_path, rows))
+        capped = backfill.Pace(max_rows_per_second=rows / took / 4, max_backlog=0)
+        figures.update(_writers(url, spec_path, rows, capped, "_capped"))
     return figures
 
 
@@ -76,13 +81,13 @@ def _raw_seconds(url: str, spec_path: Any) -> float:
         conn.close()
 
 
-def _backfill_seconds(url: str, spec_path: Any, stop: threading.Event | None = None) -> float:
+def _backfill_seconds(url: str, spec_path: Any, pace: backfill.Pace = UNCAPPED) -> float:
     spec = load(spec_path)
     eng = database.engine(url)
     try:
         with eng.connect() as conn:
             started = time.perf_counter()
-            backfill.start(conn, spec, TABLE, force=True, pace=backfill.Pace(max_backlog=0), stop=stop)
+            backfill.start(conn, spec, TABLE, force=True, pace=pace)
             took = time.perf_counter() - started
             conn.exec_driver_sql(f"DELETE FROM {EVENTS}")
             conn.commit()
@@ -91,14 +96,16 @@ def _backfill_seconds(url: str, spec_path: Any, stop: threading.Event | None = N
         eng.dispose()
 
 
-def _writers(url: str, spec_path: Any, rows: int) -> dict[str, float]:
+def _writers(
+    url: str, spec_path: Any, rows: int, pace: backfill.Pace = UNCAPPED, suffix: str = ""
+) -> dict[str, float]:
     """Writers alone, writers beside a backfill, writers alone again: throughput ratio and p99."""
     before = _write_for(url, rows, None)
     during: dict[str, Any] = {}
     done = threading.Event()
 
     def backfilling() -> None:
-        during["seconds"] = _backfill_seconds(url, spec_path)
+        during["seconds"] = _backfill_seconds(url, spec_path, pace)
         done.set()
 
     thread = threading.Thread(target=backfilling)
@@ -108,13 +115,13 @@ def _writers(url: str, spec_path: Any, rows: int) -> dict[str, float]:
     after = _write_for(url, rows, None, seconds=beside["seconds"])
     alone_rate = (before["rate"] + after["rate"]) / 2
     log(
-        f"backfill: writers {alone_rate:,.0f} writes/s alone, {beside['rate']:,.0f} beside a backfill; "
+        f"backfill{suffix}: writers {alone_rate:,.0f} writes/s alone, {beside['rate']:,.0f} beside; "
         f"p99 {max(before['p99_ms'], after['p99_ms']):.2f} ms alone, {beside['p99_ms']:.2f} ms beside"
     )
     return {
-        "backfill_writer_ratio": beside["rate"] / alone_rate,
-        "backfill_writer_p99_ms": beside["p99_ms"],
-        "backfill_writer_alone_p99_ms": max(before["p99_ms"], after["p99_ms"]),
+        f"backfill_writer_ratio{suffix}": beside["rate"] / alone_rate,
+        f"backfill_writer_p99_ms{suffix}": beside["p99_ms"],
+        f"backfill_writer_alone_p99_ms{suffix}": max(before["p99_ms"], after["p99_ms"]),
     }
 
 

@@ -109,6 +109,8 @@ FIGURES = (
     Figure("backfill_writer_ratio", "Writers beside a backfill ÷ alone, writes/s", "≥ 0.9", at_least(0.9), 2),
     Figure("backfill_writer_p99_ms", "… writer p99 beside a backfill, ms", digits=2),
     Figure("backfill_writer_alone_p99_ms", "… writer p99 alone, ms", digits=2),
+    Figure("backfill_writer_ratio_capped", "… writers beside one capped at 1/4 speed ÷ alone", digits=2),
+    Figure("backfill_writer_p99_ms_capped", "… writer p99 beside the capped backfill, ms", digits=2),
 )
 
 
