@@ -402,3 +402,27 @@ def tiny_chunks() -> Iterator[None]:
     backfill.FIRST_CHUNK = 5
     yield
     backfill.FIRST_CHUNK = original
+
+
+def test_unfinished_backfills_in_prometheus_metrics(shop: Project) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from outbox_triggers.backfill_metrics import BackfillCollector
+
+    registry = CollectorRegistry()
+    registry.register(BackfillCollector(shop.engine, "outbox_events", every_s=0))
+    assert "outbox_backfill_rows_done{" not in generate_latest(registry).decode()  # no table yet
+    fill_orders(shop, 500)
+    stop = threading.Event()
+    stopped = run(shop, "orders", stop=stop, progress=lambda running: stop.set())
+    assert (stopped.state, stopped.done) == ("stopped", 200)  # after its first chunk
+    text = generate_latest(registry).decode()
+    assert 'outbox_backfill_rows_done{backfill="1",state="stopped",table="orders"} 200.0' in text
+    assert "outbox_backfill_rows_estimated{" in text
+    spec = load(shop.spec_path)
+    with shop.engine.connect() as conn:
+        [resumed] = backfill.resume(conn, spec)
+    assert (resumed.state, resumed.sent_now, resumed.done) == ("done", 300, 500)
+    assert sorted(e["key"]["id"] for e in reads(shop)) == list(range(1, 501))
+    assert "outbox_backfill_rows_done{" not in generate_latest(registry).decode()
+    assert [e["op"] for e in shop.events()].count("snapshot_end") == 1
