@@ -234,11 +234,23 @@ def start(
 ) -> Running:
     """Backfill ``table`` (rows matching ``where``; only to ``destination``, if given) to its end."""
     checked = target(conn, spec, table, where, destination)
-    if not _lock(conn, spec, table) and not force:
+    locked = _lock(conn, spec, table)
+    if not locked and not force:
         raise BackfillError(
             f"a backfill of table {table!r} is already running (it holds its lock); wait for it, "
             "or pass --force to run another one beside it"
         )
+    try:
+        return _start(conn, checked, pace, stop, progress)
+    finally:
+        if locked:
+            _unlock(conn, spec, table)
+
+
+def _start(
+    conn: Connection, checked: Target, pace: Pace, stop: threading.Event | None, progress: Progress | None
+) -> Running:
+    spec, table, destination = checked.spec, checked.capture.table, checked.destination
     conn.exec_driver_sql(backfills.create_sql(spec.events_table))
     conn.commit()
     with trigger_session.pinned(conn):
@@ -251,7 +263,7 @@ def start(
         _marker(conn, checked, statements, "snapshot_start", backfill_id)
         conn.commit()
         log.info("backfill %d of table %s started", backfill_id, table)
-        row = backfills.read(conn, spec.events_table)[-1]
+        row = next(b for b in backfills.read(conn, spec.events_table) if b.id == backfill_id)
         return _Chunks(conn, checked, statements, row, pace, stop, progress).run()
 
 
@@ -298,7 +310,12 @@ def _lock(conn: Connection, spec: Spec, table: str) -> bool:
 
 
 def _unlock(conn: Connection, spec: Spec, table: str) -> None:
-    conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (_lock_name(conn, spec, table),))
+    """Give the table's backfill lock back (a connection that is gone gave it back already)."""
+    try:
+        conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (_lock_name(conn, spec, table),))
+        conn.commit()
+    except sa.exc.DBAPIError:
+        log.debug("could not release the backfill lock of %s", table, exc_info=True)
 
 
 def _estimate(conn: Connection, table: str) -> int:
