@@ -65,5 +65,5 @@ QUICK = Settings(
     claim_samples=100,
     backlog_timeout_s=60.0,
     startup_runs=3,
-    backfill_rows=50_000,
+    backfill_rows=200_000,
 )

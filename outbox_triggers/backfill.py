@@ -433,8 +433,13 @@ class _Chunks:
             return 0
         width = len(self.s.key)
         count = int(picked[0][0])
-        last = next(tuple(row[2 : 2 + width]) for row in picked if row[1])
-        conn.exec_driver_sql(self.insert[first], (*after, *snapshot.compare_params(last)))
+        ends = [tuple(row[2 : 2 + width]) for row in picked if (row[1] - 1) % snapshot.INSERT_ROWS == 0]
+        start = self.last
+        for end in ends:  # in key order; the last is the chunk's last row
+            since = [] if start is None else snapshot.compare_params(start)
+            conn.exec_driver_sql(self.insert[start is None], (*since, *snapshot.compare_params(end)))
+            start = end
+        last = ends[-1]
         for row in picked:
             if not row[2 + width]:
                 self._large_row(tuple(row[2 : 2 + width]))

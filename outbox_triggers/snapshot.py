@@ -145,13 +145,21 @@ def locking(flavor: str) -> str:
     return "LOCK IN SHARE MODE" if flavor == "mariadb" else "FOR SHARE"
 
 
+INSERT_ROWS = 1000
+"""Rows per INSERT … SELECT within a chunk. Under ``innodb_autoinc_lock_mode`` 1 (MariaDB's
+default) an INSERT … SELECT holds the events table's AUTO-INC lock to the end of the statement,
+and every trigger's INSERT waits for it: short statements keep that wait to a few milliseconds."""
+
+
 def chunk_query(s: Statements, flavor: str, first: bool, where: str | None) -> str:
     """The locking read that picks a chunk, ``LIMIT %s`` rows past the last key done.
 
-    It locks every row of the chunk but returns only what the backfill needs:
-    the chunk's row count, then the last row's key and the keys of rows whose
-    values may not fit, each as ``(count, is_last, key…, fits)``. Parameters:
-    the last key done (unless ``first``), then the limit.
+    It locks every row of the chunk but returns only what the backfill needs,
+    in key order: the chunk's row count, then each row's place counted from
+    the end (1: the last row), key and whether its values surely fit, for
+    every :data:`INSERT_ROWS`-th row from the end (where one INSERT ends) and
+    every row whose values may not fit. Parameters: the last key done (unless
+    ``first``), then the limit.
     """
     keys = ", ".join(identifiers.quote(k) for k in s.key)
     columns = ", ".join(f"{ROW}.{identifiers.quote(k)}" for k in s.key)
@@ -163,16 +171,17 @@ def chunk_query(s: Statements, flavor: str, first: bool, where: str | None) -> s
         f"{filtered} {order_by(s.key)} LIMIT %s {locking(flavor)}"
     )
     return (
-        f"SELECT outbox_count, outbox_back = 1, {keys}, outbox_fits FROM (SELECT COUNT(*) OVER () AS "  # noqa: S608
+        f"SELECT outbox_count, outbox_back, {keys}, outbox_fits FROM (SELECT COUNT(*) OVER () AS "  # noqa: S608
         f"outbox_count, ROW_NUMBER() OVER (ORDER BY {backwards}) AS outbox_back, {keys}, outbox_fits "
-        f"FROM ({chunk}) AS outbox_chunk) AS outbox_counted WHERE outbox_back = 1 OR NOT outbox_fits"
+        f"FROM ({chunk}) AS outbox_chunk) AS outbox_counted "
+        f"WHERE MOD(outbox_back - 1, {INSERT_ROWS}) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC"
     )
 
 
 def chunk_insert(s: Statements, first: bool, where: str | None) -> str:
-    """The INSERT … SELECT of a chunk's rows that surely fit.
+    """The INSERT … SELECT of the rows that surely fit between two keys of a chunk.
 
-    Parameters: the last key done (unless ``first``), then the chunk's last key.
+    Parameters: the key it starts after (unless ``first``), then the key it ends at.
     """
     conditions = ([] if first else [after(s.key)]) + [up_to(s.key), _escaped(s.fits)]
     if where:
