@@ -426,3 +426,23 @@ def test_unfinished_backfills_in_prometheus_metrics(shop: Project) -> None:
     assert sorted(e["key"]["id"] for e in reads(shop)) == list(range(1, 501))
     assert "outbox_backfill_rows_done{" not in generate_latest(registry).decode()
     assert [e["op"] for e in shop.events()].count("snapshot_end") == 1
+
+
+def test_a_chunk_of_several_inserts_with_large_rows_among_them(shop: Project) -> None:
+    values = ", ".join(f"({o}, 'l{line:02d}', 1)" for o in range(1, 131) for line in range(1, 21))
+    shop.sql(f"INSERT INTO order_lines VALUES {values}")
+    body = {True: "REPEAT(0x61, 9000)", False: "'small'"}
+    docs = ", ".join(f"({i}, 't{i}', {body[i % 700 == 0]})" for i in range(1, 2501))
+    shop.sql(f"INSERT INTO docs VALUES {docs}", "DELETE FROM outbox_events")
+    saved = backfill.FIRST_CHUNK
+    backfill.FIRST_CHUNK = 5000  # one chunk: three INSERTs of 1,000 rows or fewer
+    try:
+        assert run(shop, "order_lines").done == 2600
+        assert run(shop, "docs").done == 2500
+    finally:
+        backfill.FIRST_CHUNK = saved
+    lines = [(e["key"]["order_id"], e["key"]["line"]) for e in reads(shop, "order_lines")]
+    assert sorted(lines) == sorted(set(table_rows(shop, "SELECT order_id, line FROM order_lines")))
+    got = {e["key"]["id"]: e for e in reads(shop, "docs")}
+    assert sorted(got) == list(range(1, 2501))
+    assert [k for k, e in got.items() if "omitted" in e] == [700, 1400, 2100]
