@@ -168,6 +168,8 @@ def test_where_and_destination(shop: Project) -> None:
         (["orders", "--where", "id > 1 -- x"], "no comments"),
         (["orders", "--destination", "nowhere"], "'nowhere' is not in the spec's destinations"),
         (["orders", "--destination", "audit"], "does not receive table 'orders'"),
+        (["orders", "--resume"], "--resume carries on the backfills as they started"),
+        ([], "name the table to backfill, or pass --resume"),
     ],
 )
 def test_bad_input_is_refused_before_writing(shop: Project, args: list[str], message: str) -> None:
