@@ -2,7 +2,9 @@
 
 The work table is filled with ``backfill_rows`` rows and tracked. The raw
 figure is one statement that writes every row's snapshot event (the very
-expression a backfill uses, with no chunks, locks or progress). The backfill
+expression a backfill uses, with no chunks, locks or progress); the two run
+in turn, three times, each once InnoDB has purged the events the last one
+deleted, and the best of each counts. The backfill
 then runs as ``outbox-triggers backfill`` would, with no backlog limit (no
 relay drains the events here). Writers: two threads of 1-row UPDATEs on random
 keys, run for as long as a backfill takes, and for the same time without one
@@ -24,6 +26,8 @@ from outbox_triggers import backfill, database, snapshot
 from outbox_triggers.spec import load
 
 WRITERS = 2
+ROUNDS = 3
+HISTORY = "SELECT `COUNT` FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'"
 UNCAPPED = backfill.Pace(max_backlog=0)
 
 
@@ -33,9 +37,14 @@ def run(server: str, settings: Settings) -> dict[str, float]:
     figures: dict[str, float] = {}
     with captured_database(server, "backfill", prefill=rows) as (url, _):
         spec_path = _spec_path(url)
-        raw_s = _raw_seconds(url, spec_path)
-        log(f"backfill: raw INSERT … SELECT of {rows:,} rows in {raw_s:.2f}s")
-        took = _backfill_seconds(url, spec_path)
+        raws, backfills = [], []
+        for _ in range(ROUNDS):  # interleaved, the best of each: the machine is shared
+            _settle(url)
+            raws.append(_raw_seconds(url, spec_path))
+            _settle(url)
+            backfills.append(_backfill_seconds(url, spec_path))
+        raw_s, took = min(raws), min(backfills)
+        log(f"backfill: raw INSERT … SELECT of {rows:,} rows in {raw_s:.2f}s (best of {ROUNDS})")
         figures["backfill_rows_per_s"] = rows / took
         figures["backfill_raw_rows_per_s"] = rows / raw_s
         figures["backfill_raw_ratio"] = raw_s / took
@@ -44,6 +53,26 @@ def run(server: str, settings: Settings) -> dict[str, float]:
         capped = backfill.Pace(max_rows_per_second=rows / took / 4, max_backlog=0)
         figures.update(_writers(url, spec_path, rows, capped, "_capped"))
     return figures
+
+
+def _settle(url: str, timeout_s: float = 30.0) -> None:
+    """Wait for InnoDB to purge the events the last round deleted, so it does not slow the next."""
+    conn = connect(url, autocommit=True)
+    cur, deadline, last, still = conn.cursor(), time.monotonic() + timeout_s, -1, 0
+    try:
+        while time.monotonic() < deadline:
+            cur.execute(
+                "SELECT `COUNT` FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'"
+            )
+            found = cur.fetchone()
+            length = int(found[0]) if found else 0
+            still = still + 1 if length >= last >= 0 else 0
+            if length < 1000 or still >= 5:
+                return
+            last = length
+            time.sleep(0.2)
+    finally:
+        conn.close()
 
 
 def _spec_path(url: str) -> Any:
