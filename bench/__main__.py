@@ -20,13 +20,24 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import app_events, backlog, drain, large_values, latency, peer, report, startup, write_path
+from bench import (
+    app_events,
+    backfill,
+    backlog,
+    drain,
+    large_values,
+    latency,
+    peer,
+    report,
+    startup,
+    write_path,
+)
 from bench.common import log, server_facts, server_url
 from bench.settings import FULL, QUICK, Settings
 from outbox_triggers import local_server
 
 BINLOG_ARGS = ("--log-bin", "--binlog-format=ROW", "--sync-binlog=1", "--server-id=1")
-GROUPS = ("startup", "write", "large", "drain", "latency", "backlog", "binlog", "peer", "app")
+GROUPS = ("startup", "write", "large", "drain", "latency", "backlog", "backfill", "binlog", "peer", "app")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +76,7 @@ def run(settings: Settings, groups: Sequence[str]) -> tuple[dict[str, Any], list
             ("latency", latency.run),
             ("backlog", backlog.run),
             ("app", app_events.run),
+            ("backfill", backfill.run),
         ):
             if group in groups:
                 _attempt(group, partial(bench, server, settings), figures, failed)

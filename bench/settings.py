@@ -29,6 +29,7 @@ class Settings:
     max_in_flight: int = 16
     request_entries: int = 10
     request_latency_s: float = 0.015
+    backfill_rows: int = 1_000_000
 
 
 FULL = Settings(
@@ -64,4 +65,5 @@ QUICK = Settings(
     claim_samples=100,
     backlog_timeout_s=60.0,
     startup_runs=3,
+    backfill_rows=200_000,
 )

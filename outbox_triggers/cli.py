@@ -313,6 +313,67 @@ def status_cmd(spec_path: str, database_url: str | None, fmt: str) -> None:
     click.echo(report.as_json() if fmt == "json" else report.as_text())
 
 
+@main.command("backfill")
+@spec_option
+@url_option
+@click.argument("table", required=False)
+@click.option("--where", help="Only rows matching this SQL expression (trusted input, run as written).")
+@click.option("--destination", help="Send the snapshot to this destination only.")
+@click.option("--max-rows-per-second", type=click.FloatRange(min=1), help="Rate ceiling.")
+@click.option(
+    "--max-backlog",
+    type=click.IntRange(min=0),
+    default=1_000_000,
+    show_default=True,
+    help="Pause while the events table holds more events than this (0: never).",
+)
+@click.option("--force", is_flag=True, help="Run even while another backfill of the table runs.")
+@click.option("--resume", is_flag=True, help="Carry on every unfinished backfill no process runs.")
+@reporting
+def backfill_cmd(
+    spec_path: str,
+    database_url: str | None,
+    table: str | None,
+    where: str | None,
+    destination: str | None,
+    max_rows_per_second: float | None,
+    max_backlog: int,
+    force: bool,
+    resume: bool,
+) -> None:
+    """Send every existing row of TABLE as a snapshot-read event, online, in key order; resumable.
+
+    SIGTERM or Ctrl-C stops after the chunk under way; --resume carries on from there.
+    """
+    import threading
+
+    from outbox_triggers import backfill_progress, commands
+    from outbox_triggers.backfill import Pace
+
+    stop = threading.Event()
+    stopping.install(lambda signum, frame: stop.set())
+    display = backfill_progress.Display(sys.stderr.isatty())
+    try:
+        done = commands.backfill(
+            spec_path,
+            table,
+            database_url,
+            where,
+            destination,
+            force,
+            resume,
+            Pace(max_rows_per_second, max_backlog),
+            stop,
+            display,
+        )
+    finally:
+        display.close()
+    for running in done:
+        click.echo(backfill_progress.summary(running), err=True)
+    if resume and not done:
+        click.echo("backfill: nothing to resume", err=True)
+
+
 @main.command("check")
 @spec_option
 @url_option

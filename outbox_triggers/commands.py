@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,12 +29,13 @@ from outbox_triggers import (
     revisions,
     toimpl,
 )
+from outbox_triggers import backfill as backfilling
 from outbox_triggers import check as checking
 from outbox_triggers import doctor as doctoring
 from outbox_triggers import render as rendering
 from outbox_triggers import status as reporting_status
 from outbox_triggers.dead_letters import DeadLetter, DeadLetters
-from outbox_triggers.errors import DatabaseError, MigrationError, SchemaMismatchError
+from outbox_triggers.errors import BackfillError, DatabaseError, MigrationError, SchemaMismatchError
 from outbox_triggers.relaying import relay, relay_session
 from outbox_triggers.spec import Spec, load
 
@@ -273,3 +275,27 @@ def status(spec_path: str | Path, database_url: str | None = None) -> reporting_
     """Backlog per table and destination, the oldest event's age, dead letters and the relay lock holders."""
     with _session(spec_path, database_url) as (spec, conn):
         return reporting_status.run(conn, spec)
+
+
+def backfill(
+    spec_path: str | Path,
+    table: str | None,
+    database_url: str | None = None,
+    where: str | None = None,
+    destination: str | None = None,
+    force: bool = False,
+    resume: bool = False,
+    pace: backfilling.Pace | None = None,
+    stop: threading.Event | None = None,
+    progress: backfilling.Progress | None = None,
+) -> list[backfilling.Running]:
+    """Backfill ``table`` (or, with ``resume``, carry on every unfinished backfill); see backfill.py."""
+    if resume and (table or where or destination or force):
+        raise BackfillError("--resume carries on the backfills as they started: give no table or option")
+    if not resume and table is None:
+        raise BackfillError("name the table to backfill, or pass --resume")
+    chosen = pace or backfilling.Pace()
+    with _session(spec_path, database_url) as (spec, conn):
+        if table is None:
+            return backfilling.resume(conn, spec, chosen, stop, progress)
+        return [backfilling.start(conn, spec, table, where, destination, force, chosen, stop, progress)]

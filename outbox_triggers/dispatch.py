@@ -45,7 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from outbox_triggers import envelopes
+from outbox_triggers import envelopes, restricted
 from outbox_triggers.defaults import DEFAULT_MAX_IN_FLIGHT
 from outbox_triggers.events import Event
 from outbox_triggers.publishers import Message, Publisher, PublishResult
@@ -383,6 +383,7 @@ class Dispatcher:
             publishers, names = routed
         else:
             publishers, names = self._route(event.table)
+        publishers, names = restricted.restrict(event.body, publishers, names)
         if not publishers:
             self._unrouted[seq] = self._failed[seq] = f"no destination routes table {event.table!r}"
             return

@@ -71,3 +71,9 @@ class EmitError(OutboxError, ValueError):
     """An application event that can't be written: a value JSON can't hold, a name too long, too large."""
 
     exit_code = EXIT_USAGE
+
+
+class BackfillError(OutboxError):
+    """A backfill was refused (bad input, or one is already running) before it wrote anything."""
+
+    exit_code = EXIT_USAGE

@@ -38,6 +38,7 @@ from prometheus_client.exposition import choose_encoder
 from sqlalchemy.engine import Engine
 
 from outbox_triggers import database, identifiers
+from outbox_triggers.backfill_metrics import BackfillCollector
 from outbox_triggers.defaults import DEFAULT_POLL_INTERVAL, DEFAULT_STALL_AFTER
 from outbox_triggers.dispatch import MAX_BACKOFF_S
 from outbox_triggers.errors import OutboxError
@@ -379,6 +380,7 @@ def observers_for(
         metrics = RelayMetrics(
             routes_of(spec), backlog, stale_after_s=stale_after, stall_after_s=stall_after_s
         )
+        metrics.registry.register(BackfillCollector(probe, spec.events_table))
         stack.callback(MetricsServer(metrics, metrics_port).close)
         stack.callback(metrics.finished)
         observers.append(metrics)

@@ -85,6 +85,11 @@ def _render(template: str, **context: object) -> str:
         raise RenderError(f"template {template} failed to render: {exc}") from exc
 
 
+def template(name: str, **context: object) -> str:
+    """Render one template with ``context`` (the snapshot statements use this)."""
+    return _render(name, **context)
+
+
 def render(model: Model, flavor: str) -> Rendered:
     """Render the events table and every trigger of ``model`` for ``flavor``."""
     if flavor not in FLAVORS:
