@@ -5,9 +5,13 @@ destinations, envelopes, per-key order and dead letters all apply. A backfill
 walks the table's key in chunks, each its own short transaction (READ
 COMMITTED):
 
-1. a locking read (``LOCK IN SHARE MODE`` / ``FOR SHARE``) of the next keys
-   past the last one done, ``LIMIT n``: each row is read at its latest
-   committed version, and no writer can change it until the chunk commits;
+1. a locking read (``LOCK IN SHARE MODE NOWAIT`` / ``FOR SHARE NOWAIT``) of
+   the next keys past the last one done, ``LIMIT n``: each row is read at its
+   latest committed version, and no writer can change it until the chunk
+   commits. ``NOWAIT``: a row a writer holds makes the chunk roll back at once
+   and run again smaller, so a chunk never waits for a writer while holding
+   locks, and a backfill can never deadlock a writer (only a one-row chunk,
+   which holds nothing while it waits, waits for a lock);
 2. one ``INSERT INTO events … SELECT <the event> FROM t`` of those rows (rows
    with large values one by one, as a trigger's measured path does);
 3. the backfill's row in ``<events>_backfills`` moves to the chunk's last key.
@@ -54,8 +58,9 @@ DEFAULT_MAX_BACKLOG = 1_000_000
 DEFAULT_MAX_HISTORY_GROWTH = 1_000_000
 HISTORY_EVERY_S = 1.0
 BACKOFF_S = 0.5
-RETRIES = 10
-RETRYABLE = (1205, 1213)  # lock wait timeout, deadlock: the chunk rolled back whole; run it again
+RETRIES = 20
+# lock wait timeout (and MariaDB's NOWAIT), deadlock, MySQL 8's NOWAIT: the chunk rolled back whole
+RETRYABLE = (1205, 1213, 3572)
 
 Progress = Callable[["Running"], None]
 
@@ -374,7 +379,9 @@ class _Chunks:
         self.running = Running(row.id, row.table, row.rows_done, row.rows_estimated)
         flavor, where = checked.flavor, checked.where
         self.select = {
-            first: snapshot.chunk_query(statements, flavor, first, where) for first in (True, False)
+            (first, wait): snapshot.chunk_query(statements, flavor, first, where, wait)
+            for first in (True, False)
+            for wait in (True, False)
         }
         self.insert = {first: snapshot.chunk_insert(statements, first, where) for first in (True, False)}
         self.measure = snapshot.one_row(statements, statements.measure)
@@ -393,7 +400,7 @@ class _Chunks:
                 if self.stop.is_set():
                     break
                 began, size = time.monotonic(), running.chunk
-                rows = self._chunk_with_retries(size)
+                rows, size = self._chunk_with_retries(size)
                 running.chunk = self._next_size(size, rows, time.monotonic() - began)
                 self.progress(running)
                 if rows < size:
@@ -412,22 +419,30 @@ class _Chunks:
             )
         return chosen
 
-    def _chunk_with_retries(self, size: int) -> int:
+    def _chunk_with_retries(self, size: int) -> tuple[int, int]:
+        """Run a chunk: (rows, the size it ran with). One that met a writer's lock runs again, smaller."""
         for attempt in range(RETRIES):
             try:
-                return self._chunk(size)
+                return self._chunk(size), size
             except sa.exc.DBAPIError as exc:
                 self.conn.rollback()
                 if database.error_code(exc) not in RETRYABLE or attempt == RETRIES - 1:
                     raise
-                log.info("backfill %d: chunk rolled back (%s), running it again", self.running.id, exc.orig)
-        return 0
+                size = max(1, size // 4)
+                log.debug(
+                    "backfill %d: chunk rolled back (%s); again, %d rows", self.running.id, exc.orig, size
+                )
+                self.stop.wait(min(BACKOFF_S, 0.005 * 2**attempt))
+        return 0, size
 
     def _chunk(self, size: int) -> int:
-        """One chunk, one transaction: lock the next ``size`` rows, write their events, move the key."""
+        """One chunk, one transaction: lock the next ``size`` rows, write their events, move the key.
+
+        Only a one-row chunk waits for a lock a writer holds: it holds no other lock meanwhile.
+        """
         conn, first = self.conn, self.last is None
         after = [] if self.last is None else snapshot.compare_params(self.last)
-        picked = conn.exec_driver_sql(self.select[first], (*after, size)).all()
+        picked = conn.exec_driver_sql(self.select[first, size == 1], (*after, size)).all()
         if not picked:
             conn.rollback()
             return 0

@@ -140,9 +140,10 @@ def order_by(key: Sequence[str]) -> str:
     return "ORDER BY " + ", ".join(f"{ROW}.{identifiers.quote(k)}" for k in key)
 
 
-def locking(flavor: str) -> str:
-    """The shared-lock clause of a locking read."""
-    return "LOCK IN SHARE MODE" if flavor == "mariadb" else "FOR SHARE"
+def locking(flavor: str, wait: bool = False) -> str:
+    """The shared-lock clause of a locking read; unless ``wait``, one that fails at once on a held lock."""
+    clause = "LOCK IN SHARE MODE" if flavor == "mariadb" else "FOR SHARE"
+    return clause if wait else f"{clause} NOWAIT"
 
 
 INSERT_ROWS = 1000
@@ -151,7 +152,7 @@ default) an INSERT … SELECT holds the events table's AUTO-INC lock to the end 
 and every trigger's INSERT waits for it: short statements keep that wait to a few milliseconds."""
 
 
-def chunk_query(s: Statements, flavor: str, first: bool, where: str | None) -> str:
+def chunk_query(s: Statements, flavor: str, first: bool, where: str | None, wait: bool = False) -> str:
     """The locking read that picks a chunk, ``LIMIT %s`` rows past the last key done.
 
     It locks every row of the chunk but returns only what the backfill needs,
@@ -159,7 +160,8 @@ def chunk_query(s: Statements, flavor: str, first: bool, where: str | None) -> s
     the end (1: the last row), key and whether its values surely fit, for
     every :data:`INSERT_ROWS`-th row from the end (where one INSERT ends) and
     every row whose values may not fit. Parameters: the last key done (unless
-    ``first``), then the limit.
+    ``first``), then the limit. Unless ``wait``, a row locked by a writer fails
+    the read at once (``NOWAIT``).
     """
     keys = ", ".join(identifiers.quote(k) for k in s.key)
     columns = ", ".join(f"{ROW}.{identifiers.quote(k)}" for k in s.key)
@@ -168,7 +170,7 @@ def chunk_query(s: Statements, flavor: str, first: bool, where: str | None) -> s
     filtered = " WHERE " + " AND ".join(conditions) if conditions else ""
     chunk = (
         f"SELECT {columns}, {_escaped(s.fits)} AS outbox_fits FROM {identifiers.quote(s.table)} AS {ROW}"  # noqa: S608
-        f"{filtered} {order_by(s.key)} LIMIT %s {locking(flavor)}"
+        f"{filtered} {order_by(s.key)} LIMIT %s {locking(flavor, wait)}"
     )
     return (
         f"SELECT outbox_count, outbox_back, {keys}, outbox_fits FROM (SELECT COUNT(*) OVER () AS "  # noqa: S608

@@ -448,3 +448,32 @@ def test_a_chunk_of_several_inserts_with_large_rows_among_them(shop: Project) ->
     got = {e["key"]["id"]: e for e in reads(shop, "docs")}
     assert sorted(got) == list(range(1, 2501))
     assert [k for k, e in got.items() if "omitted" in e] == [700, 1400, 2100]
+
+
+def test_a_writer_holding_rows_is_never_deadlocked_by_a_chunk(shop: Project) -> None:
+    """A writer holds row 50, the backfill reaches it, then the writer changes row 10 of the same chunk.
+
+    A chunk that waited for row 50 while holding rows 1-49 would make that second UPDATE a deadlock,
+    and InnoDB would roll back the writer, the lighter transaction (error 1213). With NOWAIT the chunk
+    lets go, sends what it can, and only a one-row chunk, holding nothing else, waits for row 50.
+    """
+    fill_orders(shop, 200)
+    writer = shop.engine.connect()
+    try:
+        writer.exec_driver_sql("UPDATE orders SET version = 1 WHERE id = 50")
+        result: list[backfill.Running] = []
+        worker = threading.Thread(target=lambda: result.append(run(shop, "orders")))
+        worker.start()
+        wait_for(  # the rows before the held one are sent, and their locks released
+            lambda: len(reads(shop)) >= 49, timeout=30, what="the backfill sending rows 1-49"
+        )
+        writer.exec_driver_sql("UPDATE orders SET version = 2 WHERE id = 10")  # would deadlock
+        writer.commit()
+        worker.join(30)
+    finally:
+        writer.close()
+    assert result and (result[0].state, result[0].done) == ("done", 200)
+    got = reads(shop)
+    assert sorted(e["key"]["id"] for e in got) == list(range(1, 201))
+    held = next(e for e in got if e["key"]["id"] == 50)
+    assert held["after"]["version"] == 1, "the held row is read once the writer committed: its image"

@@ -43,6 +43,7 @@ def rendered(name: str, flavor: str) -> str:
     parts = {
         "first chunk (locking read)": snapshot.chunk_query(s, flavor, True, None),
         "next chunk (locking read), with --where": snapshot.chunk_query(s, flavor, False, "qty > 0"),
+        "one-row chunk (a locking read that waits)": snapshot.chunk_query(s, flavor, False, None, wait=True),
         "chunk insert": snapshot.chunk_insert(s, False, None),
         "one large row: measure": snapshot.one_row(s, s.measure),
         "one large row: insert": snapshot.one_row(s, s.large),

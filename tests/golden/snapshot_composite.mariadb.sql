@@ -1,9 +1,12 @@
 -- first chunk (locking read)
-SELECT outbox_count, outbox_back, `order_id`, `line`, outbox_fits FROM (SELECT COUNT(*) OVER () AS outbox_count, ROW_NUMBER() OVER (ORDER BY `order_id` DESC, `line` DESC) AS outbox_back, `order_id`, `line`, outbox_fits FROM (SELECT snapshot_row.`order_id`, snapshot_row.`line`, TRUE AS outbox_fits FROM `order lines` AS snapshot_row ORDER BY snapshot_row.`order_id`, snapshot_row.`line` LIMIT %s LOCK IN SHARE MODE) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
+SELECT outbox_count, outbox_back, `order_id`, `line`, outbox_fits FROM (SELECT COUNT(*) OVER () AS outbox_count, ROW_NUMBER() OVER (ORDER BY `order_id` DESC, `line` DESC) AS outbox_back, `order_id`, `line`, outbox_fits FROM (SELECT snapshot_row.`order_id`, snapshot_row.`line`, TRUE AS outbox_fits FROM `order lines` AS snapshot_row ORDER BY snapshot_row.`order_id`, snapshot_row.`line` LIMIT %s LOCK IN SHARE MODE NOWAIT) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
 
 -- next chunk (locking read), with --where
 SELECT outbox_count, outbox_back, `order_id`, `line`, outbox_fits FROM (SELECT COUNT(*) OVER () AS outbox_count, ROW_NUMBER() OVER (ORDER BY `order_id` DESC, `line` DESC) AS outbox_back, `order_id`, `line`, outbox_fits FROM (SELECT snapshot_row.`order_id`, snapshot_row.`line`, TRUE AS outbox_fits FROM `order lines` AS snapshot_row WHERE ((snapshot_row.`order_id` > %s) OR (snapshot_row.`order_id` = %s AND snapshot_row.`line` > %s)) AND (qty > 0
-) ORDER BY snapshot_row.`order_id`, snapshot_row.`line` LIMIT %s LOCK IN SHARE MODE) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
+) ORDER BY snapshot_row.`order_id`, snapshot_row.`line` LIMIT %s LOCK IN SHARE MODE NOWAIT) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
+
+-- one-row chunk (a locking read that waits)
+SELECT outbox_count, outbox_back, `order_id`, `line`, outbox_fits FROM (SELECT COUNT(*) OVER () AS outbox_count, ROW_NUMBER() OVER (ORDER BY `order_id` DESC, `line` DESC) AS outbox_back, `order_id`, `line`, outbox_fits FROM (SELECT snapshot_row.`order_id`, snapshot_row.`line`, TRUE AS outbox_fits FROM `order lines` AS snapshot_row WHERE ((snapshot_row.`order_id` > %s) OR (snapshot_row.`order_id` = %s AND snapshot_row.`line` > %s)) ORDER BY snapshot_row.`order_id`, snapshot_row.`line` LIMIT %s LOCK IN SHARE MODE) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
 
 -- chunk insert
 INSERT INTO `outbox_events` (`table_name`, `key_hash`, `payload`)

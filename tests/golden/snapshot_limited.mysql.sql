@@ -1,9 +1,12 @@
 -- first chunk (locking read)
-SELECT outbox_count, outbox_back, `id`, outbox_fits FROM (SELECT COUNT(*) OVER () AS outbox_count, ROW_NUMBER() OVER (ORDER BY `id` DESC) AS outbox_back, `id`, outbox_fits FROM (SELECT snapshot_row.`id`, 6 * IFNULL(LENGTH(snapshot_row.`body`), 0) <= 65006 AS outbox_fits FROM `docs` AS snapshot_row ORDER BY snapshot_row.`id` LIMIT %s FOR SHARE) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
+SELECT outbox_count, outbox_back, `id`, outbox_fits FROM (SELECT COUNT(*) OVER () AS outbox_count, ROW_NUMBER() OVER (ORDER BY `id` DESC) AS outbox_back, `id`, outbox_fits FROM (SELECT snapshot_row.`id`, 6 * IFNULL(LENGTH(snapshot_row.`body`), 0) <= 65006 AS outbox_fits FROM `docs` AS snapshot_row ORDER BY snapshot_row.`id` LIMIT %s FOR SHARE NOWAIT) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
 
 -- next chunk (locking read), with --where
 SELECT outbox_count, outbox_back, `id`, outbox_fits FROM (SELECT COUNT(*) OVER () AS outbox_count, ROW_NUMBER() OVER (ORDER BY `id` DESC) AS outbox_back, `id`, outbox_fits FROM (SELECT snapshot_row.`id`, 6 * IFNULL(LENGTH(snapshot_row.`body`), 0) <= 65006 AS outbox_fits FROM `docs` AS snapshot_row WHERE ((snapshot_row.`id` > %s)) AND (qty > 0
-) ORDER BY snapshot_row.`id` LIMIT %s FOR SHARE) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
+) ORDER BY snapshot_row.`id` LIMIT %s FOR SHARE NOWAIT) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
+
+-- one-row chunk (a locking read that waits)
+SELECT outbox_count, outbox_back, `id`, outbox_fits FROM (SELECT COUNT(*) OVER () AS outbox_count, ROW_NUMBER() OVER (ORDER BY `id` DESC) AS outbox_back, `id`, outbox_fits FROM (SELECT snapshot_row.`id`, 6 * IFNULL(LENGTH(snapshot_row.`body`), 0) <= 65006 AS outbox_fits FROM `docs` AS snapshot_row WHERE ((snapshot_row.`id` > %s)) ORDER BY snapshot_row.`id` LIMIT %s FOR SHARE) AS outbox_chunk) AS outbox_counted WHERE MOD(outbox_back - 1, 1000) = 0 OR NOT outbox_fits ORDER BY outbox_back DESC;
 
 -- chunk insert
 INSERT INTO `outbox_events` (`table_name`, `key_hash`, `payload`)
