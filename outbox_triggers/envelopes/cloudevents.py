@@ -1,0 +1,52 @@
+"""CloudEvents 1.0 in JSON structured mode, with the native event as ``data``.
+
+``id`` is the event id; ``source`` defaults to ``/mysql/<db>/<table>`` and
+``type`` to the event type (both configurable on the destination);
+``subject`` is the key as compact JSON text; ``time`` the change time (RFC 3339, UTC);
+``datacontenttype`` is ``application/json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from outbox_triggers.envelopes.native import APPLICATION
+
+OPTIONS = ("source", "type")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The CloudEvents attributes a destination may fix: ``source`` and ``type`` (None: the defaults)."""
+
+    source: str | None = None
+    type: str | None = None
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> Options:
+        """Options from a destination's ``cloudevents:`` block (validated by the spec's schema)."""
+        return cls(**{k: str(v) for k, v in options.items() if k in OPTIONS})
+
+
+def structured(event: dict[str, Any], database: str, options: Options = Options()) -> dict[str, Any]:
+    """The structured-mode CloudEvent for a native ``event``."""
+    table = event.get("aggregate_type") if event["op"] == APPLICATION else event.get("table")
+    subject = event.get("aggregate_id") if event["op"] == APPLICATION else event.get("key")
+    message: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event["id"],
+        "source": options.source or f"/mysql/{database}/{table}",
+        "type": options.type or str(event.get("event_type") or event["op"]),
+    }
+    if subject is not None:
+        message["subject"] = (
+            subject if isinstance(subject, str) else json.dumps(subject, separators=(",", ":"))
+        )
+    if event.get("ts"):
+        message["time"] = event["ts"]
+    message["datacontenttype"] = "application/json"
+    message["data"] = event
+    return message

@@ -1,0 +1,64 @@
+"""Numbers as the JVM prints them: what Maxwell's Jackson writes for FLOAT, DOUBLE and DECIMAL.
+
+``Float.toString``/``Double.toString``: the shortest digits that read back
+as the same value, in plain notation between 10^-3 and 10^7 (``1.0``,
+``0.001``) and as ``d.dddE±n`` outside it (``1.0E-5``, ``3.4028235E38``).
+``BigDecimal.toString``: the unscaled digits with the scale, switching to
+``E`` notation when the exponent is below -6 (``0E-30`` for a DECIMAL(65,30) zero).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from decimal import Decimal
+
+
+def float_text(value: float, single: bool) -> str:
+    """``Float.toString`` (``single``) or ``Double.toString`` of ``value``."""
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{value} has no JSON form")
+    if value == 0:
+        return "-0.0" if math.copysign(1, value) < 0 else "0.0"
+    digits, exponent = _shortest(value, single)
+    sign = "-" if value < 0 else ""
+    if -3 <= exponent < 7:
+        point = exponent + 1
+        if point <= 0:
+            return f"{sign}0.{'0' * -point}{digits}"
+        whole, fraction = digits[:point].ljust(point, "0"), digits[point:] or "0"
+        return f"{sign}{whole}.{fraction}"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exponent}"
+
+
+def _shortest(value: float, single: bool) -> tuple[str, int]:
+    """The shortest significant digits of ``value`` and its decimal exponent (d.ddd times 10^e)."""
+    if single:
+        target = struct.unpack("<f", struct.pack("<f", value))[0]
+        for precision in range(1, 10):
+            text = f"{abs(target):.{precision - 1}e}"
+            if struct.unpack("<f", struct.pack("<f", float(text)))[0] == abs(target):
+                break
+    else:
+        text = f"{abs(value):.16e}"
+        for precision in range(1, 18):
+            text = f"{abs(value):.{precision - 1}e}"
+            if float(text) == abs(value):
+                break
+    mantissa, exponent = text.split("e")
+    return mantissa.replace(".", "").rstrip("0") or "0", int(exponent)
+
+
+def decimal_text(text: str) -> str:
+    """``BigDecimal.toString`` of a DECIMAL written as ``text`` (its scale kept)."""
+    number = Decimal(text)
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    unscaled = "".join(map(str, digits)).lstrip("0") or "0"
+    scale = -exponent
+    adjusted = len(unscaled) - 1 - scale
+    prefix = "-" if sign else ""
+    if scale >= 0 and adjusted >= -6:
+        return prefix + text.lstrip("-+")
+    mantissa = unscaled[0] + ("." + unscaled[1:] if len(unscaled) > 1 else "")
+    return f"{prefix}{mantissa}E{'+' if adjusted > 0 else ''}{adjusted}"

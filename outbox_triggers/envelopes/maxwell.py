@@ -1,0 +1,125 @@
+"""Maxwell's JSON: the row's values encoded as Maxwell's column definitions write them.
+
+Shape (Maxwell's ``RowMap.toJSON``): ``database``, ``table``, ``type``
+(insert/update/delete; ``bootstrap-insert``, ``bootstrap-start`` and
+``bootstrap-complete`` for backfills), ``ts`` in seconds, ``commit``,
+``primary_key``/``primary_key_columns`` when asked, ``data`` (the old row for
+a delete) and ``old`` (only the changed columns). The toolkit's extras follow
+unless ``extras: false``. An application event goes out as its native object.
+
+Values follow ``com.zendesk.maxwell.schema.columndef``: DATETIME and
+TIMESTAMP ``YYYY-MM-DD HH:MM:SS[.f]`` (TIMESTAMP in UTC), zero dates as
+``0000-00-00[ 00:00:00]``, DECIMAL as a JSON number (``BigDecimal.toString``),
+FLOAT/DOUBLE as the JVM prints them, BINARY(n) without its trailing zero
+bytes (the binlog strips them), spatial values as WKT.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from outbox_triggers.envelopes import geometry, java
+from outbox_triggers.envelopes.native import APPLICATION, MARKERS, Raw, extras, millis
+from outbox_triggers.envelopes.types import ColumnType, TableTypes
+
+_TYPE = {
+    "insert": "insert",
+    "update": "update",
+    "delete": "delete",
+    "read": "bootstrap-insert",
+    "snapshot_start": "bootstrap-start",
+    "snapshot_end": "bootstrap-complete",
+}
+OPTIONS = ("output_primary_keys", "output_primary_key_columns", "output_nulls", "extras")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Maxwell's output options that apply without a binlog, plus the toolkit's ``extras`` switch."""
+
+    output_primary_keys: bool = False
+    output_primary_key_columns: bool = False
+    output_nulls: bool = True
+    extras: bool = True
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> Options:
+        """Options from a destination's ``maxwell:`` block (validated by the spec's schema)."""
+        return cls(**{k: bool(v) for k, v in options.items() if k in OPTIONS})
+
+
+def message(
+    event: dict[str, Any], database: str, types: TableTypes | None, options: Options = Options()
+) -> dict[str, Any]:
+    """The Maxwell message for a native ``event`` (values re-encoded when ``types`` are known)."""
+    op = event["op"]
+    if op == APPLICATION:
+        return event
+    out: dict[str, Any] = {
+        "database": database,
+        "table": event["table"],
+        "type": _TYPE[op],
+        "ts": millis(event["ts"]) // 1000,
+    }
+    if op in MARKERS:
+        out["data"] = {}
+        return {**out, **extras(event)} if options.extras else out
+    before, after = event["before"], event["after"]
+    if op in ("insert", "update", "delete"):
+        out["commit"] = True
+    row = before if op == "delete" else after
+    if options.output_primary_keys or options.output_primary_key_columns:
+        names = list(types.key if types else (event.get("key") or {}))
+        if options.output_primary_keys:
+            out["primary_key"] = [_value(types, n, (event.get("key") or {}).get(n)) for n in names]
+        if options.output_primary_key_columns:
+            out["primary_key_columns"] = names
+    out["data"] = _row(types, row or {}, options)
+    if op == "update" and before is not None:
+        now = after or {}
+        old = {k: v for k, v in before.items() if k not in now or now[k] != v}
+        out["old"] = _row(types, old, options)
+    return {**out, **extras(event)} if options.extras else out
+
+
+def _row(types: TableTypes | None, row: dict[str, Any], options: Options) -> dict[str, Any]:
+    encoded = {name: _value(types, name, v) for name, v in row.items()}
+    return encoded if options.output_nulls else {k: v for k, v in encoded.items() if v is not None}
+
+
+def _value(types: TableTypes | None, name: str, value: Any) -> Any:
+    column = types.by_name.get(name) if types else None
+    return value if column is None else encode(column, value)
+
+
+def encode(column: ColumnType, value: Any) -> Any:
+    """One native value as Maxwell writes a value of ``column``'s type."""
+    kind = column.kind
+    if value is None:
+        return _zero(column) if kind in _ZERO_KINDS and not column.nullable else None
+    if kind == "decimal":
+        return Raw(java.decimal_text(value))
+    if kind == "float":
+        return Raw(java.float_text(float(value), single=column.base == "float"))
+    if kind == "datetime":
+        return value.replace("T", " ")
+    if kind == "timestamp":
+        return value.rstrip("Z").replace("T", " ")
+    if kind == "binary" and column.base == "binary":
+        return base64.b64encode(base64.b64decode(value).rstrip(b"\x00")).decode("ascii")
+    if kind == "spatial":
+        return geometry.wkt(value)
+    return value
+
+
+_ZERO_KINDS = ("date", "datetime", "timestamp")
+
+
+def _zero(column: ColumnType) -> str:
+    """Maxwell's zero date: ``0000-00-00``, or ``0000-00-00 00:00:00`` with the column's fractional zeros."""
+    if column.kind == "date":
+        return "0000-00-00"
+    return "0000-00-00 00:00:00" + ("." + "0" * column.fsp if column.fsp else "")
