@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from outbox_triggers import defaults, event_size, identifiers, trigger_session
+from outbox_triggers import captures, defaults, event_size, identifiers, trigger_session
 from outbox_triggers.errors import RenderError
 from outbox_triggers.model import Capture, Model, Trigger
 
@@ -40,6 +40,8 @@ class Rendered:
     events_table_sql: str
     triggers: tuple[RenderedTrigger, ...]
     support: tuple[tuple[str, str], ...] = ()
+    captures: tuple[tuple[str, str, str, str], ...] = ()
+    """Each tracked table's capture record (version, table, columns, key) for the registry."""
 
     def trigger(self, name: str) -> RenderedTrigger:
         """The trigger called ``name``."""
@@ -99,9 +101,11 @@ def render(model: Model, flavor: str) -> Rendered:
         for table, template in (
             (identifiers.dead_letters_table(model.events_table), "dead_letters_table.sql.j2"),
             (identifiers.delivered_table(model.events_table), "delivered_table.sql.j2"),
+            (identifiers.captures_table(model.events_table), "captures_table.sql.j2"),
         )
     )
-    return Rendered(model.events_table, events_sql, triggers, support)
+    records = tuple((r.version, r.table, r.columns, r.key) for r in captures.records(model))
+    return Rendered(model.events_table, events_sql, triggers, support, records)
 
 
 def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str) -> str:
@@ -114,6 +118,8 @@ def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str
 def script(rendered: Rendered, delimiter: str = "$$") -> str:
     """The rendered DDL as one script the ``mysql`` client can run."""
     parts = [rendered.events_table_sql + ";", *(sql + ";" for _, sql in rendered.support)]
+    registry = identifiers.captures_table(rendered.events_table)
+    parts += captures.insert_script(registry, tuple(captures.Record(*r) for r in rendered.captures))
     parts += [f"{statement};" for statement in trigger_session.PIN]
     for trig in rendered.triggers:
         parts.append(f"DROP TRIGGER IF EXISTS {identifiers.quote(trig.name)};")

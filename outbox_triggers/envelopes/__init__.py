@@ -80,8 +80,8 @@ def types_of(event: dict[str, Any], captures: Captures | None) -> TableTypes | N
     if captures is None or event["op"] not in ROW_OPS:
         return None
     version = event.get("version")
-    found = captures.types(str(version)) if version is not None else None
-    if found is None or found.table != event["table"]:
+    found = captures.types(event["table"], str(version)) if version is not None else None
+    if found is None:
         raise Unrecorded(
             f"capture version {version!r} of table {event['table']!r} is not recorded in the captures table, "
             "so its values can't be encoded: run `outbox-triggers repair` (or migrate), then replay it"

@@ -93,8 +93,8 @@ class TableTypes:
 class Captures(Protocol):
     """Where an envelope looks up the column types of the capture version that wrote an event."""
 
-    def types(self, version: str) -> TableTypes | None:
-        """The types of ``version`` (None: not recorded anywhere, even after a reload)."""
+    def types(self, table: str, version: str) -> TableTypes | None:
+        """The types of ``table`` at capture ``version`` (None: not recorded, even after a reload)."""
 
 
 class Unrecorded(ValueError):
