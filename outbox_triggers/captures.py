@@ -13,6 +13,7 @@ backlog mixing versions is encoded right.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from typing import NamedTuple
@@ -24,6 +25,7 @@ from outbox_triggers import identifiers
 from outbox_triggers.envelopes.types import TableTypes
 from outbox_triggers.model import Capture, Model
 
+log = logging.getLogger(__name__)
 _EXISTS = sa.text(
     "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"
 )
@@ -124,7 +126,7 @@ class Registry:
             return found
         with self._lock:
             if key not in self._types and self._due(key):
-                self.reload()
+                self._try_reload()
             if key not in self._types:
                 self._unknown[key] = time.monotonic()
             return self._types.get(key)
@@ -135,6 +137,13 @@ class Registry:
             rows = load(conn, self._events_table)
         self._types = {key: self._types.get(key) or row.types() for key, row in rows.items()}
         self._loaded = True
+
+    def _try_reload(self) -> None:
+        """Reload; if the database fails now the version stays unknown (its event is dead-lettered)."""
+        try:
+            self.reload()
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("could not read the capture registry: %s", exc.__class__.__name__)
 
     def _due(self, key: tuple[str, str]) -> bool:
         seen = self._unknown.get(key)

@@ -42,12 +42,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from outbox_triggers import lock, stopping
+from outbox_triggers import captures, lock, stopping
 from outbox_triggers.database import error_code, translate_errors
 from outbox_triggers.defaults import (
     DEFAULT_BATCH_SIZE,
@@ -132,13 +132,20 @@ class Relay:
         keep_delivered_s: int | None = None,
         stall_after_s: float = DEFAULT_STALL_AFTER,
         finish_s: float = DEFAULT_REQUEST_TIMEOUT,
+        format_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._engine = engine
         self._observers = tuple(observers)
         self._keep_s = keep_delivered_s
         self._purged_at = 0.0
         self._events = EventsTable(events_table, lag=bool(observers))
-        self._dispatcher = Dispatcher(routes, max_in_flight, database=engine.url.database or "")
+        self._dispatcher = Dispatcher(
+            routes,
+            max_in_flight,
+            database=engine.url.database or "",
+            captures=captures.Registry(engine, events_table),
+            format_options=format_options,
+        )
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._lock = lock.for_relay(engine, events_table, partitions)

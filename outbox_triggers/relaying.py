@@ -103,6 +103,7 @@ def relay_session(
             keep_delivered_s=spec.keep_delivered_s,
             stall_after_s=stall_after_s,
             finish_s=timeouts.read,
+            format_options={name: d.format_options for name, d in spec.destinations.items()},
         )
 
 
