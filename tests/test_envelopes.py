@@ -60,3 +60,63 @@ def test_native_passes_bytes_untouched_and_others_are_reshaped_per_destination()
     assert native.sent[0].body is body
     assert json.loads(dbz.sent[0].body)["source"]["db"] == "shop"
     assert dbz.sent[0].native == body, "ids and ordering keys still come from the native event"
+
+
+READ = {**UPDATE, "op": "read", "before": None, "backfill": "bf-1"}
+START = {
+    "id": "e1",
+    "table": "orders",
+    "op": "snapshot_start",
+    "key": None,
+    "before": None,
+    "after": None,
+    "ts": UPDATE["ts"],
+    "backfill": "bf-1",
+}
+APPLICATION = {
+    "id": "a1",
+    "op": "event",
+    "event_type": "OrderShipped",
+    "aggregate_type": "Order",
+    "aggregate_id": "7",
+    "payload": {"carrier": "ups", "items": [1, 2]},
+    "headers": {"trace": "x"},
+    "ts": UPDATE["ts"],
+}
+
+
+def test_backfill_reads_and_markers_per_format() -> None:
+    dbz = formatter("debezium", "shop")
+    mxw = formatter("maxwell", "shop")
+    assert dbz is not None and mxw is not None
+    read = json.loads(dbz(json.dumps(READ)) or "")
+    assert read["op"] == "r" and read["source"]["snapshot"] == "true" and read["source"]["backfill"] == "bf-1"
+    assert dbz(json.dumps(START)) is None, "Debezium has no marker message"
+    assert dbz(json.dumps({**START, "op": "snapshot_end"})) is None
+    assert json.loads(mxw(json.dumps(READ)) or "")["type"] == "bootstrap-insert"
+    start = json.loads(mxw(json.dumps(START)) or "")
+    assert start["type"] == "bootstrap-start" and start["data"] == {}
+    end = json.loads(mxw(json.dumps({**START, "op": "snapshot_end"})) or "")
+    assert end["type"] == "bootstrap-complete" and end["data"] == {}
+
+
+def test_application_events_per_format() -> None:
+    body = json.dumps(APPLICATION)
+    dbz, mxw, ce = (formatter(f, "shop") for f in ("debezium", "maxwell", "cloudevents"))
+    assert dbz is not None and mxw is not None and ce is not None
+    assert json.loads(dbz(body) or "") == APPLICATION["payload"], "the Outbox Event Router sends the payload"
+    assert json.loads(mxw(body) or "") == APPLICATION
+    cloud = json.loads(ce(body) or "")
+    assert (
+        cloud["type"] == "OrderShipped" and cloud["subject"] == "7" and cloud["source"] == "/mysql/shop/Order"
+    )
+
+
+def test_a_destination_with_nothing_to_send_counts_the_event_as_delivered() -> None:
+    native, dbz = StubPublisher("native"), StubPublisher("dbz")
+    dbz.format = "debezium"
+    dispatcher = Dispatcher({"orders": [native, dbz]}, database="shop")
+    dispatcher.add([Event(1, "orders", 0, json.dumps(START)), Event(2, "orders", 7, json.dumps(UPDATE))])
+    finished = dispatcher.drain()
+    assert sorted(finished.result.accepted) == [1, 2]
+    assert [m.seq for m in native.sent] == [1, 2] and [m.seq for m in dbz.sent] == [2]
