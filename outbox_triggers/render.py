@@ -101,11 +101,17 @@ def render(model: Model, flavor: str) -> Rendered:
         for table, template in (
             (identifiers.dead_letters_table(model.events_table), "dead_letters_table.sql.j2"),
             (identifiers.delivered_table(model.events_table), "delivered_table.sql.j2"),
-            (identifiers.captures_table(model.events_table), "captures_table.sql.j2"),
         )
     )
+    registry = identifiers.captures_table(model.events_table)
+    support += ((registry, captures_table_sql(registry)),)
     records = tuple((r.version, r.table, r.columns, r.key) for r in captures.records(model))
     return Rendered(model.events_table, events_sql, triggers, support, records)
+
+
+def captures_table_sql(table: str) -> str:
+    """The ``CREATE TABLE IF NOT EXISTS`` of the capture registry ``table``."""
+    return _render("captures_table.sql.j2", table=table)
 
 
 def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str) -> str:
