@@ -20,13 +20,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import backlog, drain, large_values, latency, peer, report, startup, write_path
+from bench import backlog, drain, envelopes, large_values, latency, peer, report, startup, write_path
 from bench.common import log, server_facts, server_url
 from bench.settings import FULL, QUICK, Settings
 from outbox_triggers import local_server
 
 BINLOG_ARGS = ("--log-bin", "--binlog-format=ROW", "--sync-binlog=1", "--server-id=1")
-GROUPS = ("startup", "write", "large", "drain", "latency", "backlog", "binlog", "peer")
+GROUPS = ("startup", "write", "large", "drain", "envelopes", "latency", "backlog", "binlog", "peer")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +62,7 @@ def run(settings: Settings, groups: Sequence[str]) -> tuple[dict[str, Any], list
             ("write", write_path.run),
             ("large", large_values.run),
             ("drain", drain.run),
+            ("envelopes", envelopes.run),
             ("latency", latency.run),
             ("backlog", backlog.run),
         ):

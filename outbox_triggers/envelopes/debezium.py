@@ -28,7 +28,7 @@ from typing import Any
 
 from outbox_triggers import __version__
 from outbox_triggers.envelopes import geometry, java
-from outbox_triggers.envelopes.native import APPLICATION, MARKERS, Raw, extras, micros, millis
+from outbox_triggers.envelopes.native import APPLICATION, MARKERS, extras, micros, millis, raw
 from outbox_triggers.envelopes.types import ColumnType, TableTypes
 
 _OP = {"insert": "c", "update": "u", "delete": "d", "read": "r"}
@@ -122,7 +122,7 @@ def _decimal(column: ColumnType, value: str, options: Options) -> Any:
     if mode == "string":
         return value
     if mode == "double":
-        return Raw(java.float_text(float(value), single=False))
+        return raw(java.float_text(float(value), single=False))
     digits = Decimal(value).scaleb(column.scale)
     return _unscaled(int(digits))
 
@@ -135,7 +135,7 @@ def _unscaled(number: int) -> str:
 
 def _float(column: ColumnType, value: float, options: Options) -> Any:
     single = column.base == "float" and (column.length is None or column.length <= 23)
-    return Raw(java.float_text(float(value), single=single))
+    return raw(java.float_text(float(value), single=single))
 
 
 def _bit(column: ColumnType, value: int, options: Options) -> Any:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outbox_triggers.envelopes import geometry, java
-from outbox_triggers.envelopes.native import APPLICATION, MARKERS, Raw, extras, millis
+from outbox_triggers.envelopes.native import APPLICATION, MARKERS, extras, millis, raw
 from outbox_triggers.envelopes.types import ColumnType, TableTypes
 
 _TYPE = {
@@ -101,9 +101,9 @@ def encode(column: ColumnType, value: Any) -> Any:
     if value is None:
         return _zero(column) if kind in _ZERO_KINDS and not column.nullable else None
     if kind == "decimal":
-        return Raw(java.decimal_text(value))
+        return raw(java.decimal_text(value))
     if kind == "float":
-        return Raw(java.float_text(float(value), single=column.base == "float"))
+        return raw(java.float_text(float(value), single=column.base == "float"))
     if kind == "datetime":
         return value.replace("T", " ")
     if kind == "timestamp":
