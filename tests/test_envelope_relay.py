@@ -46,15 +46,22 @@ def spec(urls: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def receive(sqs: Any, url: str, expected: int, timeout: float = 30.0) -> list[str]:
-    """Message bodies, as text, until ``expected`` arrived or ``timeout`` passed."""
+def receive(
+    sqs: Any, url: str, expected: int, timeout: float = 30.0, attributes: list[dict[str, str]] | None = None
+) -> list[str]:
+    """Message bodies until ``expected`` arrived or ``timeout`` passed; ``attributes`` collects theirs."""
     bodies: list[str] = []
     deadline = time.monotonic() + timeout
     while len(bodies) < expected and time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-            "Messages", []
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
         )
+        messages = got.get("Messages", [])
         bodies += [m["Body"] for m in messages]
+        if attributes is not None:
+            attributes += [
+                {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} for m in messages
+            ]
         for m in messages:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         if not messages:
@@ -79,16 +86,28 @@ def test_each_format_through_sqs_with_mixed_versions_after_an_alter(
     stats = commands.relay(project.spec_path, project.url, once=True)
     assert stats.dead_lettered == 0
 
-    native = sorted((json.loads(b) for b in receive(sqs, queues["native"], 2)), key=lambda e: e["key"]["id"])
+    plain: list[dict[str, str]] = []
+    native = sorted(
+        (json.loads(b) for b in receive(sqs, queues["native"], 2, attributes=plain)),
+        key=lambda e: e["key"]["id"],
+    )
+    assert plain == [{}, {}], "native sends the body alone"
     assert [e["after"]["price"] for e in native] == ["12.50", "3.250"]
 
-    maxwell = sorted(receive(sqs, queues["maxwell"], 2), key=lambda b: json.loads(b)["data"]["id"])
+    carried: list[dict[str, str]] = []
+    maxwell = sorted(
+        receive(sqs, queues["maxwell"], 2, attributes=carried), key=lambda b: json.loads(b)["data"]["id"]
+    )
+    assert sorted(a["event_id"] for a in carried) == sorted(e["id"] for e in native), "the id as an attribute"
     assert '"price":12.50' in maxwell[0] and '"at":"1979-10-01 00:00:00"' in maxwell[0]
     assert '"price":3.250' in maxwell[1] and '"qty":4' in maxwell[1]
 
+    keys: list[dict[str, str]] = []
     debezium = sorted(
-        (json.loads(b) for b in receive(sqs, queues["debezium"], 2)), key=lambda v: v["after"]["id"]
+        (json.loads(b) for b in receive(sqs, queues["debezium"], 2, attributes=keys)),
+        key=lambda v: v["after"]["id"],
     )
+    assert sorted(a["key"] for a in keys) == ['{"id":1}', '{"id":2}'], "the record key as an attribute"
     first, second = (v["after"] for v in debezium)
     assert base64.b64decode(first["price"]) == (1250).to_bytes(2, "big")  # scale 2
     assert base64.b64decode(second["price"]) == (3250).to_bytes(2, "big")  # scale 3 after the ALTER

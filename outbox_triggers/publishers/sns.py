@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
+from outbox_triggers.envelopes.attributes import sqs_attributes
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     client,
@@ -105,7 +106,7 @@ class SnsPublisher:
         entry: dict[str, Any] = {
             "Id": str(message.seq),
             "Message": message.body,
-            "MessageAttributes": attributes(fields, message.table),
+            "MessageAttributes": {**attributes(fields, message.table), **sqs_attributes(self.format, fields)},
         }
         if self.fifo:
             entry["MessageGroupId"] = ordering_key(message.table, message.native)

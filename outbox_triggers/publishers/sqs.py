@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
+from outbox_triggers.envelopes.attributes import sqs_attributes
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     client,
@@ -89,16 +90,23 @@ class SqsPublisher:
     def close(self) -> None:
         """boto3 clients need no closing."""
 
-    @staticmethod
-    def _plain(messages: Sequence[Message]) -> list[tuple[Message, dict[str, Any]]]:
-        """Entries for a standard queue: the body alone, nothing to parse."""
-        return [(m, {"Id": str(m.seq), "MessageBody": m.body}) for m in messages]
+    def _plain(self, messages: Sequence[Message]) -> list[tuple[Message, dict[str, Any]]]:
+        """Entries for a standard queue: the body alone (native: nothing to parse), or with the attributes."""
+        if self.format == "native":
+            return [(m, {"Id": str(m.seq), "MessageBody": m.body}) for m in messages]
+        return [(m, self._with_attributes(m, {"Id": str(m.seq), "MessageBody": m.body})) for m in messages]
+
+    def _with_attributes(self, message: Message, entry: dict[str, Any]) -> dict[str, Any]:
+        """``entry`` with the format's message attributes (the event id; see envelopes/attributes.py)."""
+        extra = sqs_attributes(self.format, event_fields(message.native))
+        return {**entry, "MessageAttributes": extra} if extra else entry
 
     def _entry(self, message: Message) -> dict[str, Any]:
         """A FIFO queue's entry: group id table + key, deduplication id the event id."""
-        return {
+        entry = {
             "Id": str(message.seq),
             "MessageBody": message.body,
             "MessageGroupId": ordering_key(message.table, message.native),
             "MessageDeduplicationId": deduplication_id(event_fields(message.native)),
         }
+        return entry if self.format == "native" else self._with_attributes(message, entry)
