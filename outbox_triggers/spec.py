@@ -302,7 +302,12 @@ _FORMAT_OPTIONS = ("maxwell", "debezium", "cloudevents")
 def _format_option_problems(name: str, destination: Mapping[str, Any]) -> list[str]:
     """A block of format options (``maxwell:``, ``debezium:``, ``cloudevents:``) only with that format."""
     chosen = destination.get("format", "native")
-    return [
+    problems = []
+    mode = (destination.get("cloudevents") or {}).get("mode") if chosen == "cloudevents" else None
+    if mode == "binary" and destination.get("type") not in ("sqs", "sns"):
+        where = format_path(["destinations", name, "cloudevents", "mode"])
+        problems.append(f"{where}: binary mode needs message attributes, which only sqs and sns have")
+    return problems + [
         f"{format_path(['destinations', name, block])}: options of format {block}, "
         f"but the destination's format is {chosen} (set format: {block}, or remove the block)"
         for block in _FORMAT_OPTIONS

@@ -25,6 +25,11 @@ FORMATS = {
     "debezium": "format: debezium",
     "dbz_string": "format: debezium, debezium: {decimal.handling.mode: string, schemas.enable: true}",
     "cloud": "format: cloudevents",
+    "cloud_binary": "format: cloudevents, cloudevents: {mode: binary, source: /shop, type: item.changed}",
+    "dbz_other": "format: debezium, debezium: {decimal.handling.mode: double, time.precision.mode: connect, "
+    "binary.handling.mode: hex, bigint.unsigned.handling.mode: precise}",
+    "mxw_options": "format: maxwell, "
+    "maxwell: {output_primary_keys: true, output_nulls: false, extras: false}",
 }
 
 
@@ -72,14 +77,17 @@ def receive(
 def test_each_format_through_sqs_with_mixed_versions_after_an_alter(
     project: Project, sqs: Any, queues: dict[str, str]
 ) -> None:
-    project.sql("CREATE TABLE items (id INT PRIMARY KEY, price DECIMAL(10,2) NOT NULL, at DATETIME NOT NULL)")
+    project.sql(
+        "CREATE TABLE items (id INT PRIMARY KEY, price DECIMAL(10,2) NOT NULL, at DATETIME NOT NULL, "
+        "code VARBINARY(4) NULL, big BIGINT UNSIGNED NULL)"
+    )
     project.write_spec(spec(queues))
     project.migrate()
-    project.sql("INSERT INTO items VALUES (1, 12.50, '1979-10-01 00:00:00')")
+    project.sql("INSERT INTO items VALUES (1, 12.50, '1979-10-01 00:00:00', x'00ff', 18446744073709551615)")
     project.sql("ALTER TABLE items MODIFY price DECIMAL(12,3) NOT NULL, ADD COLUMN qty INT NULL")
     assert commands.revision(project.spec_path, "wider price, qty", project.url) is not None
     project.migrate()
-    project.sql("INSERT INTO items VALUES (2, 3.25, '2012-01-01 22:32:34', 4)")
+    project.sql("INSERT INTO items VALUES (2, 3.25, '2012-01-01 22:32:34', NULL, NULL, 4)")
     versions = {e["version"] for e in project.events()}
     assert len(versions) == 2, "the backlog mixes two capture versions"
 
@@ -128,3 +136,29 @@ def test_each_format_through_sqs_with_mixed_versions_after_an_alter(
     cloud = [JSONFormat().read(None, b) for b in receive(sqs, queues["cloud"], 2)]
     assert sorted(e.get_id() for e in cloud) == sorted(e["id"] for e in native)
     assert {e.get_source() for e in cloud} == {f"/mysql/{project.engine.url.database}/items"}
+
+    binary_attributes: list[dict[str, str]] = []
+    bodies = receive(sqs, queues["cloud_binary"], 2, attributes=binary_attributes)
+    assert sorted(json.loads(b)["id"] for b in bodies) == sorted(e["id"] for e in native), (
+        "the body is the data"
+    )
+    for attributes, body in zip(binary_attributes, bodies, strict=True):
+        assert attributes["ce-specversion"] == "1.0" and attributes["ce-id"] == json.loads(body)["id"]
+        assert (attributes["ce-source"], attributes["ce-type"]) == ("/shop", "item.changed")
+        assert attributes["content-type"] == "application/json"
+        from cloudevents.core.v1.event import CloudEvent
+
+        CloudEvent({k[3:]: v for k, v in attributes.items() if k.startswith("ce-") and k != "ce-time"}, body)
+
+    other = sorted(
+        (json.loads(b) for b in receive(sqs, queues["dbz_other"], 2)), key=lambda v: v["after"]["id"]
+    )
+    first = other[0]["after"]
+    assert (first["price"], first["at"], first["code"]) == (12.5, 307584000000, "00ff")
+    assert base64.b64decode(first["big"]) == (2**64 - 1).to_bytes(9, "big"), "bigint precise: Decimal bytes"
+
+    options = sorted(
+        (json.loads(b) for b in receive(sqs, queues["mxw_options"], 2)), key=lambda m: m["data"]["id"]
+    )
+    assert [m["primary_key"] for m in options] == [[1], [2]] and "event_id" not in options[0]
+    assert "code" not in options[1]["data"], "output_nulls: false"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from outbox_triggers.dispatch import Dispatcher
 from outbox_triggers.envelopes import debezium, formatter, maxwell
 from outbox_triggers.events import Event
@@ -120,3 +122,36 @@ def test_a_destination_with_nothing_to_send_counts_the_event_as_delivered() -> N
     finished = dispatcher.drain()
     assert sorted(finished.result.accepted) == [1, 2]
     assert [m.seq for m in native.sent] == [1, 2] and [m.seq for m in dbz.sent] == [2]
+
+
+def test_eventbridge_maps_a_cloudevent_to_source_detail_type_and_detail() -> None:
+    from outbox_triggers.publishers.base import Message
+    from outbox_triggers.publishers.eventbridge import EventBridgePublisher
+
+    body = json.dumps(UPDATE)
+    shape = formatter("cloudevents", "shop", {"type": "order.changed"})
+    assert shape is not None
+    cloud = shape(body) or ""
+    entry = EventBridgePublisher("bus", None, format="cloudevents")._entry(
+        Message(1, "orders", 7, cloud, body)
+    )
+    assert (entry["Source"], entry["DetailType"]) == ("/mysql/shop/orders", "order.changed")
+    assert json.loads(entry["Detail"])["specversion"] == "1.0"
+    fixed = EventBridgePublisher("bus", None, source="shop", format="cloudevents")
+    assert fixed._entry(Message(1, "orders", 7, cloud, body))["Source"] == "shop", (
+        "the destination's own wins"
+    )
+
+
+def test_cloudevents_binary_mode_only_where_messages_have_attributes() -> None:
+    from outbox_triggers import spec
+    from outbox_triggers.errors import SpecError
+
+    text = (
+        "version: 1\ntables:\n  orders: {}\ndestinations:\n  default:\n    type: kinesis\n"
+        "    stream_name: s\n    format: cloudevents\n    cloudevents: {mode: binary}\n"
+    )
+    with pytest.raises(
+        SpecError, match=r"destinations\.default\.cloudevents\.mode: binary mode needs message"
+    ):
+        spec.parse(text, environ={})

@@ -34,6 +34,16 @@ def for_format(fmt: str, fields: Mapping[str, Any]) -> dict[str, str]:
     return {name: value for name, value in out.items() if value}
 
 
+def binary(structured: str) -> dict[str, dict[str, str]]:
+    """CloudEvents binary mode: the attributes of a structured-mode event as ``ce-*`` message attributes.
+
+    The body is then the event's ``data`` (the native event); ``datacontenttype`` becomes ``content-type``.
+    """
+    event = json.loads(structured)
+    names = {k: "content-type" if k == "datacontenttype" else f"ce-{k}" for k in event if k != "data"}
+    return {names[k]: {"DataType": "String", "StringValue": str(event[k])} for k in names}
+
+
 def sqs_attributes(fmt: str, fields: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """The same as SQS/SNS ``MessageAttributes`` (String type)."""
     return {

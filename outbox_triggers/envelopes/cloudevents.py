@@ -16,6 +16,7 @@ from typing import Any
 from outbox_triggers.envelopes.native import APPLICATION
 
 OPTIONS = ("source", "type")
+"""The attributes a destination may fix; ``mode: binary`` is the publisher's business (see attributes.py)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
-from outbox_triggers.envelopes.attributes import sqs_attributes
+from outbox_triggers.envelopes.attributes import binary, sqs_attributes
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     client,
@@ -44,6 +44,8 @@ class SnsPublisher:
     """Publishes to one SNS topic."""
 
     max_entries = MAX_ENTRIES
+    binary = False
+    """CloudEvents in binary mode (``cloudevents: {mode: binary}``)."""
 
     def __init__(
         self, name: str, topic_arn: str, sns: Any, max_batch_bytes: int | None = None, format: str = "native"
@@ -63,9 +65,11 @@ class SnsPublisher:
         """Build from a spec destination of type ``sns``."""
         options = destination.options
         sns = client("sns", max_in_flight, timeouts)
-        return cls(
+        publisher = cls(
             destination.name, options["topic_arn"], sns, options.get("max_batch_bytes"), destination.format
         )
+        publisher.binary = destination.format_options.get("mode") == "binary"
+        return publisher
 
     def check(self) -> None:
         """Verify the topic exists and learn its size limit."""
@@ -103,10 +107,11 @@ class SnsPublisher:
 
     def _entry(self, message: Message) -> dict[str, Any]:
         fields = event_fields(message.native)
+        extra = binary(message.body) if self.binary else sqs_attributes(self.format, fields)
         entry: dict[str, Any] = {
             "Id": str(message.seq),
-            "Message": message.body,
-            "MessageAttributes": {**attributes(fields, message.table), **sqs_attributes(self.format, fields)},
+            "Message": message.native if self.binary else message.body,
+            "MessageAttributes": {**attributes(fields, message.table), **extra},
         }
         if self.fifo:
             entry["MessageGroupId"] = ordering_key(message.table, message.native)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
-from outbox_triggers.envelopes.attributes import sqs_attributes
+from outbox_triggers.envelopes.attributes import binary, sqs_attributes
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     client,
@@ -31,6 +31,8 @@ class SqsPublisher:
     """Publishes to one SQS queue."""
 
     max_entries = MAX_ENTRIES
+    binary = False
+    """CloudEvents in binary mode (``cloudevents: {mode: binary}``)."""
 
     def __init__(
         self, name: str, queue_url: str, sqs: Any, max_batch_bytes: int | None = None, format: str = "native"
@@ -50,9 +52,11 @@ class SqsPublisher:
         """Build from a spec destination of type ``sqs``."""
         options = destination.options
         sqs = client("sqs", max_in_flight, timeouts)
-        return cls(
+        publisher = cls(
             destination.name, options["queue_url"], sqs, options.get("max_batch_bytes"), destination.format
         )
+        publisher.binary = destination.format_options.get("mode") == "binary"
+        return publisher
 
     def check(self) -> None:
         """Verify the queue exists and learn its size limit."""
@@ -97,7 +101,12 @@ class SqsPublisher:
         return [(m, self._with_attributes(m, {"Id": str(m.seq), "MessageBody": m.body})) for m in messages]
 
     def _with_attributes(self, message: Message, entry: dict[str, Any]) -> dict[str, Any]:
-        """``entry`` with the format's message attributes (the event id; see envelopes/attributes.py)."""
+        """``entry`` with the format's message attributes (the event id; see envelopes/attributes.py).
+
+        CloudEvents in binary mode: the native event as the body, the CloudEvent's attributes as ``ce-*``.
+        """
+        if self.binary:
+            return {**entry, "MessageBody": message.native, "MessageAttributes": binary(message.body)}
         extra = sqs_attributes(self.format, event_fields(message.native))
         return {**entry, "MessageAttributes": extra} if extra else entry
 
