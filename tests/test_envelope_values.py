@@ -103,7 +103,7 @@ MAXWELL_EDGES = {
     "ts": "2012-01-01 22:32:34.1234",  # TIMESTAMP in UTC, same format
     "tm": "12:34:56.78",
     "yr": 2155,  # YearColumnDef: a number
-    "j": {"a": [1, num("2.5"), None]},  # JsonColumnDef: the JSON itself
+    "j": '{"a":[1,2.5,null]}',  # MariaDB's JSON is LONGTEXT: StringColumnDef, its text (MySQL: JsonColumnDef)
     "g": "POINT (1 2)",  # WKT
     "gl": "LINESTRING (0 0, 1.5 2)",
 }
@@ -222,6 +222,7 @@ def test_debezium_schemas_enable_sends_the_connector_schema(written: tuple[Proje
         "io.debezium.time.MicroTimestamp",
     )
     assert fields["ts"]["name"] == "io.debezium.time.ZonedTimestamp"
+    assert fields["j"] == {"type": "string", "optional": True, "field": "j"}, "MariaDB's JSON is LONGTEXT"
     assert fields["g"]["name"] == "io.debezium.data.geometry.Point"
     assert fields["zd"]["optional"] is False and fields["dn"]["optional"] is True
 

@@ -155,3 +155,16 @@ def test_cloudevents_binary_mode_only_where_messages_have_attributes() -> None:
         SpecError, match=r"destinations\.default\.cloudevents\.mode: binary mode needs message"
     ):
         spec.parse(text, environ={})
+
+
+def test_a_mysql_json_column_is_the_json_itself_for_maxwell_and_a_string_for_debezium() -> None:
+    from outbox_triggers.envelopes.types import TableTypes
+
+    columns = [
+        {"name": "id", "type": "int", "kind": "integer", "nullable": False},
+        {"name": "doc", "type": "json", "kind": "json", "nullable": True},
+    ]
+    types = TableTypes.from_record("v", "orders", columns, ["id"])
+    event = {**UPDATE, "op": "insert", "before": None, "after": {"id": 7, "doc": {"a": [1, None]}}}
+    assert maxwell(event, "shop", types)["data"]["doc"] == {"a": [1, None]}  # JsonColumnDef
+    assert debezium(event, "shop", types)["after"]["doc"] == '{"a":[1,null]}'  # io.debezium.data.Json

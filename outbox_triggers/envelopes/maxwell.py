@@ -17,6 +17,7 @@ bytes (the binlog strips them), spatial values as WKT.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,8 @@ def encode(column: ColumnType, value: Any) -> Any:
         return base64.b64encode(base64.b64decode(value).rstrip(b"\x00")).decode("ascii")
     if kind == "spatial":
         return geometry.wkt(value)
+    if kind == "json" and column.base != "json":  # MariaDB's JSON is LONGTEXT: Maxwell sends its text
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return value
 
 

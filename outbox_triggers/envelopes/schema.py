@@ -94,8 +94,8 @@ def _describe(column: ColumnType, options: Options) -> dict[str, Any]:
         return _logical("string", "io.debezium.data.Enum", allowed=",".join(column.members))
     if kind == "set":
         return _logical("string", "io.debezium.data.EnumSet", allowed=",".join(column.members))
-    if kind == "json":
-        return _logical("string", "io.debezium.data.Json")
+    if kind == "json":  # MariaDB's JSON is LONGTEXT: a plain string
+        return _logical("string", "io.debezium.data.Json") if base == "json" else {"type": "string"}
     if kind == "spatial":
         return _geometry(base)
     return _temporal(column, options) or {"type": "string"}
