@@ -168,3 +168,17 @@ def test_a_mysql_json_column_is_the_json_itself_for_maxwell_and_a_string_for_deb
     event = {**UPDATE, "op": "insert", "before": None, "after": {"id": 7, "doc": {"a": [1, None]}}}
     assert maxwell(event, "shop", types)["data"]["doc"] == {"a": [1, None]}  # JsonColumnDef
     assert debezium(event, "shop", types)["after"]["doc"] == '{"a":[1,null]}'  # io.debezium.data.Json
+
+
+def test_maxwell_time_of_day_wraps_as_java_sql_time_prints_it() -> None:
+    from outbox_triggers.envelopes.maxwell import encode
+    from outbox_triggers.envelopes.types import ColumnType
+
+    column = ColumnType.parse("t", "time(2)", "time")
+    # TimeColumnDef: new java.sql.Time(micros / 1000), printed as a time of day
+    assert [encode(column, v) for v in ("12:34:56.78", "838:59:59.00", "-01:00:00.00", "24:00:00.00")] == [
+        "12:34:56.78",
+        "22:59:59.00",
+        "23:00:00.00",
+        "00:00:00.00",
+    ]

@@ -111,6 +111,8 @@ def encode(column: ColumnType, value: Any) -> Any:
         return value.rstrip("Z").replace("T", " ")
     if kind == "binary" and column.base == "binary":
         return base64.b64encode(base64.b64decode(value).rstrip(b"\x00")).decode("ascii")
+    if kind == "time":
+        return _time(value)
     if kind == "spatial":
         return geometry.wkt(value)
     if kind == "json" and column.base != "json":  # MariaDB's JSON is LONGTEXT: Maxwell sends its text
@@ -119,6 +121,23 @@ def encode(column: ColumnType, value: Any) -> Any:
 
 
 _ZERO_KINDS = ("date", "datetime", "timestamp")
+_DAY = 86_400
+
+
+def _time(value: str) -> str:
+    """TimeColumnDef: ``java.sql.Time`` of the value prints the time of day (a UTC JVM), so hours wrap at 24.
+
+    ``838:59:59`` is ``22:59:59`` and ``-01:00:00`` is ``23:00:00``; the fraction follows. A negative
+    value with a fraction has no faithful form in Maxwell (Java's negative remainder): it passes unchanged.
+    """
+    negative = value.startswith("-")
+    hours, minutes, rest = value.lstrip("-").split(":", 2)
+    seconds, dot, fraction = rest.partition(".")
+    if (not negative and int(hours) < 24) or (negative and fraction.strip("0")):
+        return value
+    total = (int(hours) * 3600 + int(minutes) * 60 + int(seconds)) * (-1 if negative else 1) % _DAY
+    clock = f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}"
+    return clock + dot + fraction
 
 
 def _zero(column: ColumnType) -> str:
