@@ -92,7 +92,7 @@ MAXWELL_EDGES = {
     "b1": 1,  # BitColumnDef: a number
     "b12": 4095,
     "vc": "héllo 😀",
-    "bin4": "AQI=",  # 0x0102 without the padding
+    "bin4": "AQI=",  # 0x0102 without the padding (mysql-binlog-connector-java #169: the binlog trims it)
     "vb": "AP/+",
     "e": "b",
     "s": ["x", "z"],  # SetColumnDef: a JSON array
@@ -153,7 +153,7 @@ DEBEZIUM_EDGES = {
     "b1": True,  # BIT(1): BOOLEAN
     "b12": "/w8=",  # io.debezium.data.Bits: little-endian bytes, base64
     "vc": "héllo 😀",
-    "bin4": "AQIAAA==",  # BYTES (bytes mode), the full BINARY(4)
+    "bin4": "AQIAAA==",  # BYTES (bytes mode), the full BINARY(4): DBZ-254 pads what the binlog trims
     "vb": "AP/+",
     "e": "b",  # io.debezium.data.Enum
     "s": "x,z",  # io.debezium.data.EnumSet: comma-separated
@@ -165,6 +165,7 @@ DEBEZIUM_EDGES = {
     "tm": 45296780000,  # io.debezium.time.MicroTime, µs
     "yr": 2155,  # io.debezium.time.Year
     "j": '{"a":[1,2.5,null]}',  # io.debezium.data.Json: the JSON as a string
+    # io.debezium.data.geometry.Point; BinlogGeometry.fromBytes: SRID 0 is null
     "g": {"x": num("1.0"), "y": num("2.0"), "wkb": "AQEAAAAAAAAAAADwPwAAAAAAAABA", "srid": None},
     "gl": {"wkb": "AQIAAAACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAPg/AAAAAAAAAEA=", "srid": None},
 }
