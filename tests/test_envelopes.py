@@ -182,3 +182,14 @@ def test_maxwell_time_of_day_wraps_as_java_sql_time_prints_it() -> None:
         "23:00:00.00",
         "00:00:00.00",
     ]
+
+
+def test_debezium_zoned_timestamp_keeps_the_columns_fractional_width() -> None:
+    from outbox_triggers.envelopes.debezium import encode
+    from outbox_triggers.envelopes.types import ColumnType
+
+    # ZonedTimestamp.toIsoString(value, zone, adjuster, fractionalWidth = the column's precision)
+    six = ColumnType.parse("t", "timestamp(6)", "timestamp")
+    assert encode(six, "2012-01-01T22:32:34.120000Z") == "2012-01-01T22:32:34.120000Z"
+    zero = ColumnType.parse("t", "timestamp", "timestamp")
+    assert encode(zero, "2012-01-01T22:32:34Z") == "2012-01-01T22:32:34Z"

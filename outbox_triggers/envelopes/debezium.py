@@ -169,10 +169,9 @@ def _datetime(column: ColumnType, value: str, options: Options) -> Any:
 
 
 def _timestamp(column: ColumnType, value: str, options: Options) -> Any:
-    body = value.rstrip("Z")
-    if "." in body:
-        body = body.rstrip("0").rstrip(".")
-    return body + "Z"
+    """ZonedTimestamp in UTC with exactly the column's fractional digits (the connector passes its
+    precision as the formatter's fractional width), which is the native text already."""
+    return value
 
 
 def _time(column: ColumnType, value: str, options: Options) -> Any:
