@@ -193,3 +193,11 @@ def test_debezium_zoned_timestamp_keeps_the_columns_fractional_width() -> None:
     assert encode(six, "2012-01-01T22:32:34.120000Z") == "2012-01-01T22:32:34.120000Z"
     zero = ColumnType.parse("t", "timestamp", "timestamp")
     assert encode(zero, "2012-01-01T22:32:34Z") == "2012-01-01T22:32:34Z"
+
+
+def test_debezium_json_text_is_the_binlog_connectors() -> None:
+    from outbox_triggers.envelopes.java import json_text
+
+    # JsonStringFormatter: compact; Double.toString, or BigDecimal(double).toPlainString with an exponent
+    assert json_text({"a": [1, 2.5, None, True], "b": "é\n"}) == '{"a":[1,2.5,null,true],"b":"é\\n"}'
+    assert json_text(1e20) == "100000000000000000000" and json_text(1.0) == "1.0"

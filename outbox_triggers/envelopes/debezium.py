@@ -18,7 +18,6 @@ documentation, "How the connector maps data types") under the options
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -187,7 +186,7 @@ def _time(column: ColumnType, value: str, options: Options) -> Any:
 
 def _json(column: ColumnType, value: Any, options: Options) -> Any:
     """A JSON column's text as Debezium carries it (io.debezium.data.Json: a string)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return java.json_text(value)
 
 
 def _spatial(column: ColumnType, value: dict[str, Any], options: Options) -> Any:

@@ -9,6 +9,7 @@ as the same value, in plain notation between 10^-3 and 10^7 (``1.0``,
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 from decimal import Decimal
@@ -62,3 +63,25 @@ def decimal_text(text: str) -> str:
         return prefix + text.lstrip("-+")
     mantissa = unscaled[0] + ("." + unscaled[1:] if len(unscaled) > 1 else "")
     return f"{prefix}{mantissa}E{'+' if adjusted > 0 else ''}{adjusted}"
+
+
+def json_text(value: object) -> str:
+    """A JSON document as mysql-binlog-connector-java's ``JsonStringFormatter`` writes it (Debezium's Json).
+
+    Compact (no spaces), strings as JSON strings, a double as ``Double.toString`` unless that has an
+    exponent, then as the double's exact ``BigDecimal.toPlainString``.
+    """
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_string(str(k))}:{json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    if isinstance(value, float):
+        text = float_text(value, single=False)
+        return format(Decimal(value), "f") if "E" in text else text
+    if isinstance(value, str):
+        return _string(value)
+    return json.dumps(value)
+
+
+def _string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
