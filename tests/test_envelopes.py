@@ -158,6 +158,7 @@ def test_cloudevents_binary_mode_only_where_messages_have_attributes() -> None:
 
 
 def test_a_mysql_json_column_is_the_json_itself_for_maxwell_and_a_string_for_debezium() -> None:
+    from outbox_triggers.envelopes.native import dumps
     from outbox_triggers.envelopes.types import TableTypes
 
     columns = [
@@ -166,7 +167,9 @@ def test_a_mysql_json_column_is_the_json_itself_for_maxwell_and_a_string_for_deb
     ]
     types = TableTypes.from_record("v", "orders", columns, ["id"])
     event = {**UPDATE, "op": "insert", "before": None, "after": {"id": 7, "doc": {"a": [1, None]}}}
-    assert maxwell(event, "shop", types)["data"]["doc"] == {"a": [1, None]}  # JsonColumnDef
+    assert json.loads(dumps(maxwell(event, "shop", types)))["data"]["doc"] == {
+        "a": [1, None]
+    }  # JsonColumnDef
     assert debezium(event, "shop", types)["after"]["doc"] == '{"a":[1,null]}'  # io.debezium.data.Json
 
 
@@ -201,3 +204,14 @@ def test_debezium_json_text_is_the_binlog_connectors() -> None:
     # JsonStringFormatter: compact; Double.toString, or BigDecimal(double).toPlainString with an exponent
     assert json_text({"a": [1, 2.5, None, True], "b": "é\n"}) == '{"a":[1,2.5,null,true],"b":"é\\n"}'
     assert json_text(1e20) == "100000000000000000000" and json_text(1.0) == "1.0"
+
+
+def test_maxwell_writes_a_mysql_json_column_raw_as_the_binlog_connector_prints_it() -> None:
+    from outbox_triggers.envelopes.maxwell import encode
+    from outbox_triggers.envelopes.native import dumps
+    from outbox_triggers.envelopes.types import ColumnType
+
+    # MaxwellJson.writeValueToJSON: RawJSONString from binlog-connector's JsonStringFormatter, written raw
+    column = ColumnType.parse("doc", "json", "json")
+    expected = '{"doc":{"big":100000000000000000000,"x":2.5,"s":"a\\"b"}}'
+    assert dumps({"doc": encode(column, {"big": 1e20, "x": 2.5, "s": 'a"b'})}) == expected

@@ -17,7 +17,6 @@ bytes (the binlog strips them), spatial values as WKT.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,8 +114,9 @@ def encode(column: ColumnType, value: Any) -> Any:
         return _time(value)
     if kind == "spatial":
         return geometry.wkt(value)
-    if kind == "json" and column.base != "json":  # MariaDB's JSON is LONGTEXT: Maxwell sends its text
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if kind == "json":  # MySQL: the binlog connector's text as a raw value; MariaDB (LONGTEXT): a string
+        text = java.json_text(value)
+        return raw(text) if column.base == "json" else text
     return value
 
 

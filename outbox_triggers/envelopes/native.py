@@ -27,7 +27,7 @@ OPS = (*ROW_OPS, *MARKERS, APPLICATION)
 
 _NONCE = secrets.token_hex(8)
 _MARK = f"\x01{_NONCE}:"
-_MARKED = re.compile(r'"\\u0001' + _NONCE + r':([^"]*)"')
+_MARKED = re.compile(r'"\\u0001' + _NONCE + r':((?:[^"\\]|\\.)*)"')
 
 
 def raw(text: str) -> str:
@@ -103,4 +103,5 @@ def dumps(value: Any) -> str:
 
 
 def _unmark(match: re.Match[str]) -> str:
-    return match.group(1)
+    text = match.group(1)
+    return text if "\\" not in text else str(json.loads(f'"{text}"'))
