@@ -215,3 +215,15 @@ def test_maxwell_writes_a_mysql_json_column_raw_as_the_binlog_connector_prints_i
     column = ColumnType.parse("doc", "json", "json")
     expected = '{"doc":{"big":100000000000000000000,"x":2.5,"s":"a\\"b"}}'
     assert dumps({"doc": encode(column, {"big": 1e20, "x": 2.5, "s": 'a"b'})}) == expected
+
+
+def test_maxwell_bit_values_are_summed_as_java_does() -> None:
+    from outbox_triggers.envelopes.maxwell import encode
+    from outbox_triggers.envelopes.types import ColumnType
+
+    # BitColumnDef.bytesToLong: res += ((bytes[i] & 0xFF) << (i * 8)), an int shift
+    column = ColumnType.parse("b", "bit(64)", "bit")
+    assert [encode(column, v) for v in (0, 5, 4095, 2**31 - 1)] == [0, 5, 4095, 2**31 - 1]
+    assert encode(column, 2**31) == -(2**31), "byte 3 above 127 shifts into an int's sign"
+    assert encode(column, 2**32) == 1, "the shift distance wraps at 32"
+    assert encode(column, 2**64 - 1) == 2**64 - 1, "eight bytes with the top bit set: the BigInteger"

@@ -112,6 +112,8 @@ def encode(column: ColumnType, value: Any) -> Any:
         return base64.b64encode(base64.b64decode(value).rstrip(b"\x00")).decode("ascii")
     if kind == "time":
         return _time(value)
+    if kind == "bit":
+        return _bit(int(value))
     if kind == "spatial":
         return geometry.wkt(value)
     if kind == "json":  # MySQL: the binlog connector's text as a raw value; MariaDB (LONGTEXT): a string
@@ -121,6 +123,26 @@ def encode(column: ColumnType, value: Any) -> Any:
 
 
 _ZERO_KINDS = ("date", "datetime", "timestamp")
+
+
+def _bit(value: int) -> int:
+    """BitColumnDef.asJSON: the BitSet's little-endian bytes summed as Java does it.
+
+    With the top bit of eight bytes set it is the exact BigInteger. Otherwise each byte is shifted
+    as a Java ``int`` (the shift distance wraps at 32, the result is a signed 32-bit number) and
+    added to a ``long``: exact below 2^31, different from the stored value above (a BIT(64) column
+    holding 2^32 arrives as 1), and that is what a Maxwell consumer sees.
+    """
+    data = value.to_bytes((value.bit_length() + 7) // 8, "little")
+    if len(data) == 8 and data[7] > 127:
+        return value
+    total = 0
+    for i, byte in enumerate(data):
+        term = (byte << (i * 8 % 32)) & 0xFFFFFFFF
+        total += term - (1 << 32) if term >= 1 << 31 else term
+    return (total + (1 << 63)) % (1 << 64) - (1 << 63)
+
+
 _DAY = 86_400
 
 
