@@ -227,3 +227,13 @@ def test_maxwell_bit_values_are_summed_as_java_does() -> None:
     assert encode(column, 2**31) == -(2**31), "byte 3 above 127 shifts into an int's sign"
     assert encode(column, 2**32) == 1, "the shift distance wraps at 32"
     assert encode(column, 2**64 - 1) == 2**64 - 1, "eight bytes with the top bit set: the BigInteger"
+
+
+def test_maxwell_enum_invalid_value_is_null() -> None:
+    from outbox_triggers.envelopes.maxwell import encode
+    from outbox_triggers.envelopes.types import ColumnType
+
+    # EnumColumnDef.asString: index 0 -> null; a declared '' member stays ''
+    assert encode(ColumnType.parse("e", "enum('a','b')", "enum"), "") is None
+    assert encode(ColumnType.parse("e", "enum('','a')", "enum"), "") == ""
+    assert encode(ColumnType.parse("e", "enum('a','b')", "enum"), "b") == "b"

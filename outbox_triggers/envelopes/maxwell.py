@@ -114,6 +114,8 @@ def encode(column: ColumnType, value: Any) -> Any:
         return _time(value)
     if kind == "bit":
         return _bit(int(value))
+    if kind == "enum" and value == "" and "" not in column.members:
+        return None  # EnumColumnDef: the invalid value (index 0) is null
     if kind == "spatial":
         return geometry.wkt(value)
     if kind == "json":  # MySQL: the binlog connector's text as a raw value; MariaDB (LONGTEXT): a string
