@@ -34,8 +34,9 @@ class Options:
 
 def structured(event: dict[str, Any], database: str, options: Options = Options()) -> dict[str, Any]:
     """The structured-mode CloudEvent for a native ``event``."""
-    table = event.get("aggregate_type") if event["op"] == APPLICATION else event.get("table")
-    subject = event.get("aggregate_id") if event["op"] == APPLICATION else event.get("key")
+    application = event["op"] == APPLICATION
+    table = (event.get("aggregate_type") or "events") if application else event.get("table")
+    subject = event.get("aggregate_id") if application else event.get("key")
     message: dict[str, Any] = {
         "specversion": "1.0",
         "id": event["id"],
