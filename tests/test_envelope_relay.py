@@ -162,3 +162,28 @@ def test_each_format_through_sqs_with_mixed_versions_after_an_alter(
     )
     assert [m["primary_key"] for m in options] == [[1], [2]] and "event_id" not in options[0]
     assert "code" not in options[1]["data"], "output_nulls: false"
+
+
+def test_every_type_through_sqs_matches_the_golden_values(
+    project: Project, sqs: Any, queues: dict[str, str]
+) -> None:
+    from tests.test_envelope_values import DDL, DEBEZIUM_EDGES, EDGES, MAXWELL_EDGES, num
+
+    project.sql(DDL)
+    names = {"maxwell": "format: maxwell", "debezium": "format: debezium", "cloud": "format: cloudevents"}
+    lines = ["version: 1", "tables:", f"  every_type: {{destination: [{', '.join(names)}]}}", "destinations:"]
+    lines += [f"  {n}: {{type: sqs, queue_url: '{queues[n]}', {fmt}}}" for n, fmt in names.items()]
+    project.write_spec("\n".join(lines) + "\n")
+    project.migrate()
+    project.sql("SET SESSION sql_mode = ''", "SET SESSION time_zone = '+00:00'", EDGES)
+    (native,) = project.events()
+    assert commands.relay(project.spec_path, project.url, once=True).published == 1
+
+    (maxwell,) = (json.loads(b, parse_float=num) for b in receive(sqs, queues["maxwell"], 1))
+    assert {k: v for k, v in maxwell["data"].items() if k != "id"} == MAXWELL_EDGES
+    (debezium,) = (json.loads(b, parse_float=num) for b in receive(sqs, queues["debezium"], 1))
+    assert {k: v for k, v in debezium["after"].items() if k != "id"} == DEBEZIUM_EDGES
+    from cloudevents.core.formats.json import JSONFormat
+
+    (cloud,) = (JSONFormat().read(None, b) for b in receive(sqs, queues["cloud"], 1))
+    assert cloud.get_id() == native["id"] and cloud.get_data() == native
