@@ -13,6 +13,7 @@ check it:
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -44,6 +45,15 @@ EDGES = (
     " '0000-00-00', '2024-02-29', '1979-10-01 00:00:00', '2012-01-01 22:32:34.123456',"
     " '2012-01-01 22:32:34.1234', '12:34:56.78', 2155, '{\"a\": [1, 2.5, null]}',"
     " ST_GeomFromText('POINT(1 2)'), ST_GeomFromText('LINESTRING(0 0, 1.5 2)'))"
+)
+EXTREMES = (
+    "INSERT INTO every_type VALUES (3, 127, 0, 9223372036854775807, 9223372036854775808,"
+    " 99999999.99, 12345678901234567890123456789012345.123456789012345678901234567890, -0.0000000001,"
+    " 3.40282e38, -1.7976931348623157e308, 0.001,"
+    " b'0', b'100000000000', '', x'00000000', x'', 'a', '',"
+    " '1000-01-01', NULL, '9999-12-31 23:59:59.999', '1969-12-31 23:59:59.999999',"
+    " '2038-01-19 03:14:07.9999', '-838:59:59.00', 1901, '[]',"
+    " ST_GeomFromText('POINT(-1.5 0)'), NULL)"
 )
 NULLS = "INSERT INTO every_type (id, zd, dtm) VALUES (2, '0000-00-00', '0000-00-00 00:00:00')"
 
@@ -254,3 +264,47 @@ def test_an_unrecorded_version_is_refused_with_the_reason(written: tuple[Project
     assert shape is not None
     with pytest.raises(envelopes.Unrecorded, match="capture version '0000000000' of table 'every_type'"):
         shape(body)
+
+
+DEC30 = "12345678901234567890123456789012345.123456789012345678901234567890"
+
+
+def test_extremes_per_format(project: Project) -> None:
+    project.sql(DDL)
+    project.write_spec(SPEC)
+    project.migrate()
+    project.sql("SET SESSION sql_mode = ''", "SET SESSION time_zone = '+00:00'", EXTREMES)
+    with project.engine.connect() as conn:
+        (body,) = [str(r[0]) for r in conn.execute(sa.text("SELECT payload FROM outbox_events"))]
+    data = encode(project, body, "maxwell")["data"]
+    assert (data["ti"], data["tiu"], data["bi"], data["biu"]) == (127, 0, 2**63 - 1, 2**63)
+    assert (data["dec2"], data["dec30"]) == (num("99999999.99"), num(DEC30))
+    assert data["small"] == num("-1E-10"), "BigDecimal.toString: unscaled -1, scale 10"
+    assert (data["f"], data["d"], data["big"]) == (
+        num("3.40282E38"),
+        num("-1.7976931348623157E308"),
+        num("0.001"),
+    )
+    assert (data["b1"], data["b12"], data["vc"], data["bin4"], data["vb"]) == (0, 2048, "", "", "")
+    assert (data["s"], data["zd"], data["dtm"]) == ([], "1000-01-01", "9999-12-31 23:59:59.999")
+    assert (data["dtm6"], data["ts"]) == ("1969-12-31 23:59:59.999999", "2038-01-19 03:14:07.9999")
+    assert data["tm"] == "01:00:01.00", "java.sql.Time of -838:59:59: a time of day"
+    assert (data["yr"], data["j"], data["g"], data["gl"]) == (
+        1901,
+        "[]",
+        "POINT (-1.5 0)",
+        None,
+    )  # MariaDB JSON: text
+
+    after = encode(project, body, "debezium")["after"]
+    assert (after["biu"], after["b1"], after["b12"]) == (-(2**63), False, "AAg=")
+    unscaled = int(
+        DEC30.replace(".", "")
+    )  # Decimal: the unscaled value's big-endian two's complement, base64
+    assert base64.b64decode(after["dec30"]) == unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big")
+    assert (after["bin4"], after["vb"], after["s"]) == ("AAAAAA==", "", "")
+    assert (after["zd"], after["dtm"], after["dtm6"]) == (-354285, 253402300799999, -1)
+    assert (after["ts"], after["tm"]) == ("2038-01-19T03:14:07.9999Z", -3020399000000)
+    assert (after["j"], after["g"]["x"], after["g"]["y"]) == ("[]", num("-1.5"), num("0.0"))
+    server_wkb = project.scalar("SELECT TO_BASE64(ST_AsBinary(g)) FROM every_type WHERE id = 3")
+    assert after["g"]["wkb"] == server_wkb

@@ -122,8 +122,18 @@ def _decimal(column: ColumnType, value: str, options: Options) -> Any:
         return value
     if mode == "double":
         return raw(java.float_text(float(value), single=False))
-    digits = Decimal(value).scaleb(column.scale)
-    return _unscaled(int(digits))
+    return _unscaled(_unscaled_value(value, column.scale))
+
+
+def _unscaled_value(text: str, scale: int) -> int:
+    """The DECIMAL ``text`` times 10^scale, exactly (integer arithmetic, no decimal context rounding)."""
+    sign, digits, exponent = Decimal(text).as_tuple()
+    assert isinstance(exponent, int)
+    number = int("".join(map(str, digits)) or "0")
+    shift = scale + exponent
+    factor = int(10 ** abs(shift))
+    number = number * factor if shift >= 0 else number // factor
+    return -number if sign else number
 
 
 def _unscaled(number: int) -> str:

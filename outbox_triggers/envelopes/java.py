@@ -35,10 +35,10 @@ def float_text(value: float, single: bool) -> str:
 def _shortest(value: float, single: bool) -> tuple[str, int]:
     """The shortest significant digits of ``value`` and its decimal exponent (d.ddd times 10^e)."""
     if single:
-        target = struct.unpack("<f", struct.pack("<f", value))[0]
+        target = _single(value)
         for precision in range(1, 10):
             text = f"{abs(target):.{precision - 1}e}"
-            if struct.unpack("<f", struct.pack("<f", float(text)))[0] == abs(target):
+            if _single(float(text)) == abs(target):
                 break
     else:
         text = f"{abs(value):.16e}"
@@ -48,6 +48,14 @@ def _shortest(value: float, single: bool) -> tuple[str, int]:
                 break
     mantissa, exponent = text.split("e")
     return mantissa.replace(".", "").rstrip("0") or "0", int(exponent)
+
+
+def _single(value: float) -> float:
+    """``value`` rounded to a float32 (infinity past its range, where a rounded-up digit string lands)."""
+    try:
+        return float(struct.unpack("<f", struct.pack("<f", value))[0])
+    except OverflowError:
+        return math.inf
 
 
 def decimal_text(text: str) -> str:
