@@ -308,3 +308,40 @@ def test_extremes_per_format(project: Project) -> None:
     assert (after["j"], after["g"]["x"], after["g"]["y"]) == ("[]", num("-1.5"), num("0.0"))
     server_wkb = project.scalar("SELECT TO_BASE64(ST_AsBinary(g)) FROM every_type WHERE id = 3")
     assert after["g"]["wkb"] == server_wkb
+
+
+SHAPES = {
+    1: ("POINT(1 2)", "POINT (1 2)"),
+    2: ("LINESTRING(0 0, 1.5 2, 3 -4)", "LINESTRING (0 0, 1.5 2, 3 -4)"),
+    3: (
+        "POLYGON((0 0, 4 0, 4 4, 0 0), (1 1, 2 1, 2 2, 1 1))",
+        "POLYGON ((0 0, 4 0, 4 4, 0 0), (1 1, 2 1, 2 2, 1 1))",
+    ),
+    4: ("MULTIPOINT(1 2, 3 4)", "MULTIPOINT ((1 2), (3 4))"),
+    5: ("MULTILINESTRING((0 0, 1 1), (2 2, 3 3))", "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))"),
+    6: (
+        "MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
+        "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
+    ),
+    7: (
+        "GEOMETRYCOLLECTION(POINT(1 2), LINESTRING(0 0, 1 1))",
+        "GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (0 0, 1 1))",
+    ),
+}
+
+
+def test_every_geometry_kind_as_wkt_for_maxwell_and_the_servers_wkb_for_debezium(project: Project) -> None:
+    project.sql("CREATE TABLE shapes (id INT PRIMARY KEY, g GEOMETRY NOT NULL)")
+    project.write_spec(SPEC.replace("every_type", "shapes"))
+    project.migrate()
+    project.sql(
+        *(f"INSERT INTO shapes VALUES ({i}, ST_GeomFromText('{wkt}'))" for i, (wkt, _) in SHAPES.items())
+    )
+    with project.engine.connect() as conn:
+        bodies = [str(r[0]) for r in conn.execute(sa.text("SELECT payload FROM outbox_events ORDER BY seq"))]
+    for i, body in enumerate(bodies, start=1):
+        # GeometryColumnDef: JTS Geometry.toText(); Debezium: io.debezium.data.geometry.Geometry {wkb, srid}
+        assert encode(project, body, "maxwell")["data"]["g"] == SHAPES[i][1]
+        server_wkb = project.scalar(f"SELECT TO_BASE64(ST_AsBinary(g)) FROM shapes WHERE id = {i}")
+        geometry = encode(project, body, "debezium")["after"]["g"]
+        assert (geometry["wkb"], geometry["srid"]) == (server_wkb.replace("\n", ""), None)
