@@ -58,7 +58,7 @@ def formatter(
         return lambda body: _to_debezium(change(body), database, captures, picked)
     if name == "cloudevents":
         fixed = _cloudevents.Options.from_mapping(settings)
-        return lambda body: dumps(_cloudevents.structured(change(body), database, fixed))
+        return lambda body: _cloudevents.structured_text(body, change(body), database, fixed)
     return None
 
 

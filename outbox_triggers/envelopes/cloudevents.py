@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from outbox_triggers.envelopes.native import APPLICATION
+from outbox_triggers.envelopes.native import APPLICATION, millis
 
 OPTIONS = ("source", "type")
 """The attributes a destination may fix; ``mode: binary`` is the publisher's business (see attributes.py)."""
@@ -52,3 +52,11 @@ def structured(event: dict[str, Any], database: str, options: Options = Options(
     message["datacontenttype"] = "application/json"
     message["data"] = event
     return message
+
+
+def structured_text(body: str, event: dict[str, Any], database: str, options: Options = Options()) -> str:
+    """:func:`structured` as JSON text; ``data`` is the native ``body`` itself, not parsed and re-written."""
+    head = structured(event, database, options)
+    del head["data"]
+    millis(event["ts"])  # time must be a time
+    return json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1] + ',"data":' + body + "}"

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from outbox_triggers import __version__
@@ -91,8 +92,29 @@ def value(
 def _row(types: TableTypes | None, row: dict[str, Any] | None, options: Options) -> dict[str, Any] | None:
     if row is None or types is None:
         return row
-    by_name = types.by_name
-    return {name: encode(by_name[name], v, options) if name in by_name else v for name, v in row.items()}
+    plan = _plan(types, options)
+    return {k: v if (f := plan.get(k)) is None else f(v) for k, v in row.items()}
+
+
+def _plan(types: TableTypes, options: Options) -> dict[str, Callable[[Any], Any]]:
+    """The encoder of each column whose Debezium value differs from the native one, per options."""
+    plan: dict[str, Callable[[Any], Any]] | None = types.plans.get(options)
+    if plan is None:
+        plan = types.plans[options] = {
+            c.name: partial(encode, c, options=options) for c in types.columns if _differs(c, options)
+        }
+    return plan
+
+
+def _differs(column: ColumnType, options: Options) -> bool:
+    kind = column.kind
+    if kind == "integer":
+        return column.base == "bigint" and column.unsigned
+    if kind == "binary":
+        return options.binary_handling_mode not in ("bytes", "base64")
+    if kind in ("date", "datetime", "timestamp"):
+        return kind != "timestamp" or not column.nullable
+    return kind not in ("string", "enum", "year")
 
 
 def encode(column: ColumnType, value: Any, options: Options = Options()) -> Any:
@@ -127,6 +149,9 @@ def _decimal(column: ColumnType, value: str, options: Options) -> Any:
 
 def _unscaled_value(text: str, scale: int) -> int:
     """The DECIMAL ``text`` times 10^scale, exactly (integer arithmetic, no decimal context rounding)."""
+    whole, dot, fraction = text.partition(".")
+    if len(fraction) == scale and (dot or not scale) and (whole.lstrip("-") + fraction).isdigit():
+        return int(whole + fraction)  # the trigger writes exactly the column's scale
     sign, digits, exponent = Decimal(text).as_tuple()
     assert isinstance(exponent, int)
     number = int("".join(map(str, digits)) or "0")

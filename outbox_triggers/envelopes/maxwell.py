@@ -17,8 +17,9 @@ bytes (the binlog strips them), spatial values as WKT.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from outbox_triggers.envelopes import geometry, java
@@ -86,8 +87,30 @@ def message(
 
 
 def _row(types: TableTypes | None, row: dict[str, Any], options: Options) -> dict[str, Any]:
-    encoded = {name: _value(types, name, v) for name, v in row.items()}
+    if types is None:
+        encoded = row
+    else:
+        plan = _plan(types)
+        encoded = {k: v if (f := plan.get(k)) is None else f(v) for k, v in row.items()}
     return encoded if options.output_nulls else {k: v for k, v in encoded.items() if v is not None}
+
+
+def _plan(types: TableTypes) -> dict[str, Callable[[Any], Any]]:
+    """The encoder of each column whose Maxwell value differs from the native one (the rest pass as is)."""
+    plan: dict[str, Callable[[Any], Any]] | None = types.plans.get("maxwell")
+    if plan is None:
+        plan = types.plans["maxwell"] = {c.name: partial(encode, c) for c in types.columns if _differs(c)}
+    return plan
+
+
+def _differs(column: ColumnType) -> bool:
+    if column.kind in _ZERO_KINDS and not column.nullable:
+        return True
+    if column.kind == "enum":
+        return "" not in column.members
+    if column.kind == "binary":
+        return column.base == "binary"
+    return column.kind in ("decimal", "float", "datetime", "timestamp", "time", "bit", "json", "spatial")
 
 
 def _value(types: TableTypes | None, name: str, value: Any) -> Any:

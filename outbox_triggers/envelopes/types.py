@@ -74,6 +74,8 @@ class TableTypes:
     columns: tuple[ColumnType, ...]
     key: tuple[str, ...]
     by_name: Mapping[str, ColumnType] = field(init=False, repr=False, compare=False)
+    plans: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Per format (and options), each column's encoder, built on first use (see maxwell.py, debezium.py)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {c.name: c for c in self.columns})
