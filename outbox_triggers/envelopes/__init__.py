@@ -80,7 +80,9 @@ def types_of(event: dict[str, Any], captures: Captures | None) -> TableTypes | N
     if captures is None or event["op"] not in ROW_OPS:
         return None
     version = event.get("version")
-    found = captures.types(event["table"], str(version)) if version is not None else None
+    if version is None:
+        raise Unrecorded("the event has no capture version ('version'), so its values can't be encoded")
+    found = captures.types(event["table"], str(version))
     if found is None:
         raise Unrecorded(
             f"capture version {version!r} of table {event['table']!r} is not recorded in the captures table, "

@@ -25,6 +25,7 @@ APPLICATION = "event"
 OPS = (*ROW_OPS, *MARKERS, APPLICATION)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _NONCE = secrets.token_hex(8)
 _MARK = f"\x01{_NONCE}:"
 _MARKED = re.compile(r'"\\u0001' + _NONCE + r':((?:[^"\\]|\\.)*)"')
@@ -48,6 +49,8 @@ def is_raw(value: object) -> bool:
 def change(body: str) -> dict[str, Any]:
     """The native event in ``body``, checked to be an event an envelope can be built from."""
     event = json.loads(body)
+    if "\\u" in body and _SURROGATE_ESCAPE.search(body):  # an unpaired one can't be sent in any format
+        json.dumps(event, ensure_ascii=False).encode("utf-8")
     if not isinstance(event, dict):
         raise ValueError(f"the event is a JSON {type(event).__name__}, not an object")
     op = event["op"]
