@@ -67,8 +67,8 @@ def records(model: Model) -> tuple[Record, ...]:
 
 
 def insert_statement(table: str) -> str:
-    """``INSERT IGNORE`` of one record into registry ``table``, with bound parameters."""
-    quoted = identifiers.quote(table)
+    """``INSERT IGNORE`` of one record into registry ``table``, with bound parameters (for ``sa.text``)."""
+    quoted = identifiers.quote_text(table)
     return (
         f"INSERT IGNORE INTO {quoted} (`version`, `table_name`, `columns`, `key_columns`) "  # noqa: S608
         "VALUES (:version, :table, :columns, :key)"
@@ -98,7 +98,8 @@ def load(conn: Connection, events_table: str) -> dict[tuple[str, str], Record]:
     if not conn.execute(_EXISTS, {"t": table}).scalar():
         return {}
     rows = conn.exec_driver_sql(
-        f"SELECT `version`, `table_name`, `columns`, `key_columns` FROM {identifiers.quote(table)}"  # noqa: S608
+        f"SELECT `version`, `table_name`, `columns`, `key_columns` FROM {identifiers.quote(table)}",  # noqa: S608
+        execution_options={"no_parameters": True},
     )
     return {(str(r[1]), str(r[0])): Record(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows}
 

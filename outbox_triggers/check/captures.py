@@ -73,7 +73,7 @@ def repair_records(
     rows = {(r[1], r[0]): captures.Record(*r) for r in known.values()}
     rows.update({(r.table, r.version): r for r in _live_records(conn, spec, {t for t, _ in missing})})
     registry = identifiers.captures_table(spec.events_table)
-    conn.exec_driver_sql(render.captures_table_sql(registry))
+    conn.exec_driver_sql(render.captures_table_sql(registry), execution_options={"no_parameters": True})
     done = []
     for table, version in missing:
         row = rows.get((table, version))
