@@ -72,3 +72,14 @@ def test_the_relay_dead_letters_an_event_of_an_unrecorded_version_with_the_reaso
     commands.repair(tracked.spec_path, tracked.url)
     assert commands.dead_letters(tracked.spec_path, "retry", (dead.seq,), tracked.url) == 1
     assert commands.relay(tracked.spec_path, tracked.url, once=True).published == 1
+
+
+def test_the_relay_refuses_to_start_without_the_registry_when_a_format_needs_it(
+    tracked: Project, queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outbox_triggers.errors import DatabaseError
+
+    monkeypatch.setenv("QUEUE_URL", queue_url)
+    tracked.sql("DROP TABLE outbox_events_captures")
+    with pytest.raises(DatabaseError, match="capture registry 'outbox_events_captures' does not exist"):
+        commands.relay(tracked.spec_path, tracked.url, once=True)
