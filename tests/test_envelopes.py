@@ -237,3 +237,25 @@ def test_maxwell_enum_invalid_value_is_null() -> None:
     assert encode(ColumnType.parse("e", "enum('a','b')", "enum"), "") is None
     assert encode(ColumnType.parse("e", "enum('','a')", "enum"), "") == ""
     assert encode(ColumnType.parse("e", "enum('a','b')", "enum"), "b") == "b"
+
+
+@pytest.mark.parametrize(
+    ("sql_type", "kind", "expected"),
+    [
+        ("int(11)", "integer", ("int", False, 11, 0, ())),
+        ("int unsigned", "integer", ("int", True, None, 0, ())),  # MySQL 8 drops display widths
+        ("decimal(10,2) unsigned zerofill", "decimal", ("decimal", True, 10, 2, ())),
+        ("datetime(6)", "datetime", ("datetime", False, 6, 0, ())),
+        ("enum('a','it''s','x,y')", "enum", ("enum", False, None, 0, ("a", "it's", "x,y"))),
+        ("set('','b')", "set", ("set", False, None, 0, ("", "b"))),
+        ("enum('a)','(b')", "enum", ("enum", False, None, 0, ("a)", "(b"))),
+        ("point", "spatial", ("point", False, None, 0, ())),
+    ],
+)
+def test_column_types_parse_as_information_schema_writes_them(
+    sql_type: str, kind: str, expected: tuple[object, ...]
+) -> None:
+    from outbox_triggers.envelopes.types import ColumnType
+
+    column = ColumnType.parse("c", sql_type, kind)
+    assert (column.base, column.unsigned, column.length, column.scale, column.members) == expected

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 _TYPE = re.compile(r"^\s*([a-z0-9_]+)\s*(?:\(([^)]*)\))?(.*)$", re.IGNORECASE | re.DOTALL)
+_MEMBERS = re.compile(r"^\s*(enum|set)\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
+"""ENUM and SET: everything between the first ``(`` and the last ``)`` (a member may hold either)."""
 _MEMBER = re.compile(r"'((?:[^'\\]|\\.|'')*)'")
 
 
@@ -45,8 +47,9 @@ class ColumnType:
             raise ValueError(f"column {name!r}: unreadable type {sql_type!r}")
         base, inside, rest = match.group(1).lower(), match.group(2) or "", match.group(3).lower()
         length, scale, members = None, 0, tuple[str, ...]()
-        if base in ("enum", "set"):
-            members = tuple(_member(m) for m in _MEMBER.findall(inside))
+        listed = _MEMBERS.match(sql_type) if base in ("enum", "set") else None
+        if listed:
+            members = tuple(_member(m) for m in _MEMBER.findall(listed.group(2)))
         elif inside:
             numbers = [int(n) for n in inside.split(",") if n.strip().isdigit()]
             length = numbers[0] if numbers else None
