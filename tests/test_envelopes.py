@@ -259,3 +259,13 @@ def test_column_types_parse_as_information_schema_writes_them(
 
     column = ColumnType.parse("c", sql_type, kind)
     assert (column.base, column.unsigned, column.length, column.scale, column.members) == expected
+
+
+def test_sqs_keeps_room_for_the_attributes_of_re_enveloped_messages() -> None:
+    from outbox_triggers.publishers.sqs import ATTRIBUTE_RESERVE, SQS_MAX_BYTES, SqsPublisher
+
+    native = SqsPublisher("n", "https://q", None)
+    assert native.max_message_bytes == native.max_request_bytes == SQS_MAX_BYTES
+    shaped = SqsPublisher("m", "https://q", None, format="maxwell")
+    assert shaped.max_message_bytes == SQS_MAX_BYTES - ATTRIBUTE_RESERVE
+    assert shaped.max_request_bytes == SQS_MAX_BYTES - 10 * ATTRIBUTE_RESERVE

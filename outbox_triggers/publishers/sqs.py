@@ -18,6 +18,7 @@ from outbox_triggers.publishers.aws import (
     describe,
     entries,
     event_fields,
+    headroom,
     ordering_key,
 )
 from outbox_triggers.publishers.base import Message, PublishResult
@@ -25,6 +26,8 @@ from outbox_triggers.spec import Destination
 
 MAX_ENTRIES = 10
 SQS_MAX_BYTES = 1_048_576
+ATTRIBUTE_RESERVE = 4096
+"""Bytes kept per message for its attributes (event id, record key or ce-* attributes), which SQS counts."""
 
 
 class SqsPublisher:
@@ -41,8 +44,8 @@ class SqsPublisher:
         self.format = format
         self.queue_url = queue_url
         self.fifo = self.ordered = queue_url.endswith(".fifo")
-        self.max_request_bytes = self.max_message_bytes = max_batch_bytes or SQS_MAX_BYTES
         self._configured_max = max_batch_bytes
+        self._limit(max_batch_bytes or SQS_MAX_BYTES)
         self._sqs = sqs
 
     @classmethod
@@ -69,7 +72,15 @@ class SqsPublisher:
                 f"destination {self.name!r}: SQS queue is not usable: {describe(exc)}"
             ) from None
         queue_max = int(attributes.get("MaximumMessageSize", SQS_MAX_BYTES))
-        self.max_request_bytes = self.max_message_bytes = min(self._configured_max or queue_max, queue_max)
+        self._limit(min(self._configured_max or queue_max, queue_max))
+
+    def _limit(self, limit: int) -> None:
+        """Plan with ``limit``; message attributes (formats other than native) count toward it too."""
+        if self.format == "native":
+            self.max_request_bytes = self.max_message_bytes = limit
+            return
+        self.max_message_bytes = limit - ATTRIBUTE_RESERVE
+        self.max_request_bytes = headroom(limit, MAX_ENTRIES, ATTRIBUTE_RESERVE)
 
     def send(self, messages: Sequence[Message]) -> PublishResult:
         """One SendMessageBatch; per-entry sender faults are rejected for good, the rest retried."""
