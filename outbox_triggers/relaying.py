@@ -123,9 +123,9 @@ def _require_events_table(eng: sa.Engine, events_table: str) -> None:
 
 
 def _require_registry(eng: sa.Engine, spec: Spec) -> None:
-    """Formats other than native need the capture registry: refuse to start without it, rather than
+    """Maxwell and Debezium need the capture registry: refuse to start without it, rather than
     dead-letter every event (a toolkit upgrade whose revision is not migrated yet)."""
-    formats = ", ".join(sorted({d.format for d in spec.destinations.values()} - {"native"}))
+    formats = ", ".join(sorted({d.format for d in spec.destinations.values()} & {"maxwell", "debezium"}))
     registry = identifiers.captures_table(spec.events_table)
     if not formats:
         return

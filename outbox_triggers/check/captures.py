@@ -53,7 +53,7 @@ def unrecorded_findings(conn: Connection, spec: Spec, live: Mapping[str, LiveTri
             "unrecorded_capture",
             table,
             f"the triggers of {table!r} write capture version {version}, which {registry} does not hold: "
-            "destinations with format maxwell, debezium or cloudevents would dead-letter its events",
+            "destinations with format maxwell or debezium would dead-letter its events",
             hint,
         )
         for table, version in unrecorded(conn, spec, live)
