@@ -269,3 +269,23 @@ def test_sqs_keeps_room_for_the_attributes_of_re_enveloped_messages() -> None:
     shaped = SqsPublisher("m", "https://q", None, format="maxwell")
     assert shaped.max_message_bytes == SQS_MAX_BYTES - ATTRIBUTE_RESERVE
     assert shaped.max_request_bytes == SQS_MAX_BYTES - 10 * ATTRIBUTE_RESERVE
+
+
+def test_debezium_source_has_every_field_of_the_mysql_connectors_source_block() -> None:
+    source = debezium({**UPDATE, "op": "insert", "before": None}, "shop")["source"]
+    # io.debezium.connector.mysql.Source: version, connector, name, ts_ms, snapshot, db, sequence, table,
+    # server_id, gtid, file, pos, row, thread, query
+    for name in (
+        "connector",
+        "ts_ms",
+        "snapshot",
+        "db",
+        "sequence",
+        "table",
+        "server_id",
+        "gtid",
+        "file",
+        "pos",
+    ):
+        assert name in source
+    assert (source["connector"], source["file"], source["pos"], source["row"]) == ("mysql", "", 0, 0)

@@ -39,6 +39,8 @@ CHOICES = {
     "bigint.unsigned.handling.mode": ("long", "precise"),
 }
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
+_NO_BINLOG = {"server_id": 0, "gtid": None, "file": "", "pos": 0, "row": 0, "thread": None, "query": None}
+"""The source block's binlog position: there is no binlog, so neutral values (every field is present)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,9 @@ def value(
         "ts_ms": millis(event["ts"]),
         "snapshot": "true" if op == "read" else "false",
         "db": database,
+        "sequence": None,
         "table": event["table"],
+        **_NO_BINLOG,
     }
     if options.extras:
         source.update(extras(event))

@@ -29,7 +29,15 @@ _SOURCE = (
     ("ts_ms", "int64", False),
     ("snapshot", "string", True),
     ("db", "string", False),
+    ("sequence", "string", True),
     ("table", "string", True),
+    ("server_id", "int64", False),
+    ("gtid", "string", True),
+    ("file", "string", False),
+    ("pos", "int64", False),
+    ("row", "int32", False),
+    ("thread", "int64", True),
+    ("query", "string", True),
 )
 _EXTRAS = (
     ("event_id", "string", True),
