@@ -33,7 +33,7 @@ def test_debezium_value_shape() -> None:
     source = value["source"]
     assert (source["db"], source["table"], source["ts_ms"]) == ("shop", "orders", 1795434166835)
     assert source["event_id"] == UPDATE["id"] and source["event_type"] == "OrderPaid"
-    assert source["aggregate_id"] == 7 and source["version"] == "3f9a0c1b2d"
+    assert source["aggregate_id"] == 7 and source["capture_version"] == "3f9a0c1b2d"
     assert debezium({**UPDATE, "op": "insert", "before": None}, "shop")["op"] == "c"
     assert debezium({**UPDATE, "op": "delete", "after": None}, "shop")["op"] == "d"
 

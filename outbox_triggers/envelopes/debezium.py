@@ -82,7 +82,9 @@ def value(
         **_NO_BINLOG,
     }
     if options.extras:
-        source.update(extras(event))
+        fields = extras(event)
+        fields["capture_version"] = fields.pop("version")  # source.version is the connector's version
+        source.update(fields)
     return {
         "before": _row(types, event["before"], options),
         "after": _row(types, event["after"], options),

@@ -43,6 +43,7 @@ _EXTRAS = (
     ("event_id", "string", True),
     ("event_type", "string", True),
     ("aggregate_type", "string", True),
+    ("capture_version", "string", True),
 )
 """The extras with a fixed type; ``aggregate_id`` (any JSON) has no Connect type: not in the schema."""
 
