@@ -278,3 +278,25 @@ def test_debezium_source_has_every_field_of_the_mysql_connectors_source_block() 
     names = ("version", "connector", "name", "ts_ms", "snapshot", "db", "sequence", "table", "server_id")
     assert set(names) | {"gtid", "file", "pos", "row", "thread", "query"} <= set(source)
     assert (source["connector"], source["file"], source["pos"], source["row"]) == ("mysql", "", 0, 0)
+
+
+def test_sns_binary_cloudevents_and_re_enveloped_attributes() -> None:
+    from outbox_triggers.publishers.base import Message
+    from outbox_triggers.publishers.sns import SnsPublisher
+
+    body = json.dumps(UPDATE)
+    shape = formatter("cloudevents", "shop")
+    assert shape is not None
+    structured = shape(body) or ""
+    binary = SnsPublisher("t", "arn:aws:sns:us-east-1:123456789012:t", None, format="cloudevents")
+    binary.binary = True
+    entry = binary._entry(Message(1, "orders", 7, structured, body))
+    attributes = {k: v["StringValue"] for k, v in entry["MessageAttributes"].items()}
+    assert entry["Message"] == body, "binary mode: the body is the event (the data)"
+    assert attributes["ce-id"] == UPDATE["id"] and attributes["ce-specversion"] == "1.0"
+    assert attributes["table"] == "orders", "SNS keeps its filter-policy attributes"
+    dbz = SnsPublisher("t", "arn:aws:sns:us-east-1:123456789012:t", None, format="debezium")
+    dbz_shape = formatter("debezium", "shop")
+    assert dbz_shape is not None
+    sent = dbz._entry(Message(1, "orders", 7, dbz_shape(body) or "", body))["MessageAttributes"]
+    assert sent["event_id"]["StringValue"] == UPDATE["id"] and sent["key"]["StringValue"] == '{"id":7}'
