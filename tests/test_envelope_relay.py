@@ -131,9 +131,15 @@ def test_each_format_through_sqs_with_mixed_versions_after_an_alter(
     ]
     assert kinds == ["string", "string"], "decimal.handling.mode: string in the schema too"
 
+    import jsonschema
     from cloudevents.core.formats.json import JSONFormat
 
-    cloud = [JSONFormat().read(None, b) for b in receive(sqs, queues["cloud"], 2)]
+    from tests.test_envelope_values import CLOUDEVENT_SCHEMA
+
+    structured = receive(sqs, queues["cloud"], 2)
+    for text in structured:
+        jsonschema.validate(json.loads(text), CLOUDEVENT_SCHEMA, format_checker=jsonschema.FormatChecker())
+    cloud = [JSONFormat().read(None, b) for b in structured]
     assert sorted(e.get_id() for e in cloud) == sorted(e["id"] for e in native)
     assert {e.get_source() for e in cloud} == {f"/mysql/{project.engine.url.database}/items"}
 

@@ -238,7 +238,28 @@ def test_debezium_schemas_enable_sends_the_connector_schema(written: tuple[Proje
     assert fields["zd"]["optional"] is False and fields["dn"]["optional"] is True
 
 
+# The constraints of the CloudEvents 1.0 JSON schema (the spec's cloudevents.json): the four required
+# attributes, non-empty strings; source a URI reference; time a date-time; data an object or a string.
+CLOUDEVENT_SCHEMA = {
+    "type": "object",
+    "required": ["specversion", "id", "type", "source"],
+    "properties": {
+        "specversion": {"type": "string", "minLength": 1},
+        "id": {"type": "string", "minLength": 1},
+        "type": {"type": "string", "minLength": 1},
+        "source": {"type": "string", "format": "uri-reference"},
+        "subject": {"type": "string", "minLength": 1},
+        "time": {"type": "string", "format": "date-time"},
+        "datacontenttype": {"type": "string"},
+        "dataschema": {"type": "string", "format": "uri"},
+        "data": {"type": ["object", "string"]},
+        "data_base64": {"type": "string"},
+    },
+}
+
+
 def test_cloudevents_validate_with_the_sdk(written: tuple[Project, list[str]]) -> None:
+    import jsonschema
     from cloudevents.core.formats.json import JSONFormat
 
     project, (edges, nulls) = written
@@ -248,6 +269,7 @@ def test_cloudevents_validate_with_the_sdk(written: tuple[Project, list[str]]) -
         assert shape is not None
         text = shape(body)
         assert text is not None
+        jsonschema.validate(json.loads(text), CLOUDEVENT_SCHEMA, format_checker=jsonschema.FormatChecker())
         event = JSONFormat().read(None, text)  # validates the 1.0 attributes
         native = json.loads(body)
         assert event.get_specversion() == "1.0" and event.get_id() == native["id"]
