@@ -25,6 +25,7 @@ from bench import (
     backfill,
     backlog,
     drain,
+    envelopes,
     large_values,
     latency,
     peer,
@@ -37,7 +38,19 @@ from bench.settings import FULL, QUICK, Settings
 from outbox_triggers import local_server
 
 BINLOG_ARGS = ("--log-bin", "--binlog-format=ROW", "--sync-binlog=1", "--server-id=1")
-GROUPS = ("startup", "write", "large", "drain", "latency", "backlog", "backfill", "binlog", "peer", "app")
+GROUPS = (
+    "startup",
+    "write",
+    "large",
+    "drain",
+    "envelopes",
+    "latency",
+    "backlog",
+    "backfill",
+    "binlog",
+    "peer",
+    "app",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,6 +86,7 @@ def run(settings: Settings, groups: Sequence[str]) -> tuple[dict[str, Any], list
             ("write", write_path.run),
             ("large", large_values.run),
             ("drain", drain.run),
+            ("envelopes", envelopes.run),
             ("latency", latency.run),
             ("backlog", backlog.run),
             ("app", app_events.run),

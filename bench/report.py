@@ -79,6 +79,14 @@ FIGURES = (
         "dispatch_cpu_us_per_event", "Dispatcher alone, no database: CPU µs per event (diagnostic)", digits=1
     ),
     Figure(
+        "envelope_maxwell_us_per_event", "Re-encoding for maxwell: CPU µs per event (native: 0)", digits=1
+    ),
+    Figure("envelope_debezium_us_per_event", "… for debezium, CPU µs per event", digits=1),
+    Figure("envelope_cloudevents_us_per_event", "… for cloudevents, CPU µs per event", digits=1),
+    Figure("relay_drain_ratio_native", "Relay drain ÷ raw loop, native destination (envelopes group)"),
+    Figure("relay_drain_ratio_maxwell", "… with a maxwell destination"),
+    Figure("relay_drain_ratio_debezium", "… with a debezium destination"),
+    Figure(
         "relay_pipeline_ratio",
         "Relay, 15 ms sink: events/s ÷ (10 x in flight ÷ 15 ms)",
         "≥ 0.8",

@@ -10,7 +10,7 @@ exactly this text, whatever the spec says today. Review it like code.
 
 from __future__ import annotations
 
-from outbox_triggers.ops import CreateSupportTable, CreateEventsTable, DropEventsTable, ReplaceTriggers, run
+from outbox_triggers.ops import CreateSupportTable, CreateEventsTable, DropEventsTable, RecordCaptures, ReplaceTriggers, run
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -8,7 +8,9 @@ revision) registers these operations on Alembic's ``op``:
   for the tables the relay keeps beside it (dead letters, delivered events);
 - ``op.install_outbox_triggers(table, triggers, replaces=())``: swap a table's triggers in one
   ``LOCK TABLES … WRITE`` section, exactly like a standalone revision;
-- ``op.drop_outbox_triggers(table, names)``.
+- ``op.drop_outbox_triggers(table, names)``;
+- ``op.record_outbox_captures(table, records)``: record capture versions (the column types each
+  version of the triggers writes) in the registry the relay's envelopes read.
 
 Their arguments carry literal SQL, produced once by ``outbox-triggers render
 --alembic`` and pasted into the revision; upgrading never re-renders the spec.
@@ -23,13 +25,14 @@ from collections.abc import Collection, Mapping, Sequence
 from alembic.operations import MigrateOperation, Operations
 from alembic.runtime.migration import MigrationContext
 
-from outbox_triggers import database, toimpl
+from outbox_triggers import database, identifiers, toimpl
 from outbox_triggers.check.trigger_text import LiveTrigger, same_trigger
 from outbox_triggers.ops import (
     CreateEventsTable,
     CreateSupportTable,
     DropEventsTable,
     Op,
+    RecordCaptures,
     ReplaceTriggers,
     TriggerSQL,
     for_flavor,
@@ -143,6 +146,27 @@ class DropOutboxTriggersOp(MigrateOperation):
         operations.invoke(cls(table, names))
 
 
+@Operations.register_operation("record_outbox_captures")
+class RecordOutboxCapturesOp(MigrateOperation):
+    """Record capture versions in the registry ``table`` (``INSERT IGNORE``: a version is recorded once)."""
+
+    def __init__(self, table: str, records: Sequence[Sequence[str]]) -> None:
+        self.table = table
+        self.records = tuple((r[0], r[1], r[2], r[3]) for r in records)
+
+    @classmethod
+    def record_outbox_captures(
+        cls, operations: Operations, table: str, records: Sequence[Sequence[str]]
+    ) -> None:
+        """Record each (version, table, columns JSON, key JSON) of ``records``."""
+        operations.invoke(cls(table, records))
+
+
+@Operations.implementation_for(RecordOutboxCapturesOp)
+def _record_captures(operations: Operations, operation: RecordOutboxCapturesOp) -> None:
+    _run(operations.get_context(), RecordCaptures(operation.table, operation.records))
+
+
 @Operations.implementation_for(CreateOutboxEventsTableOp)
 def _create_events_table(operations: Operations, operation: CreateOutboxEventsTableOp) -> None:
     _run(operations.get_context(), CreateEventsTable(operation.table, operation.sql))
@@ -213,9 +237,20 @@ def source(desired: State, live: Mapping[str, LiveTrigger], existing: Collection
             args = f"{_PAD * 2}{_string(table)},\n{_PAD * 2}{_literal(sql, 2)},\n"
             up.append(f"{_PAD}op.create_outbox_{kind}_table(\n{args}{_PAD})")
             down.append(f"{_PAD}op.drop_outbox_{kind}_table({_string(table)})")
+    changed = len(up)
     for table in dict.fromkeys([*desired.triggers, *(t.table for t in live.values())]):
         _table_calls(table, desired.triggers.get(table, {}), live, flavor, up, down)
+    registry = identifiers.captures_table(desired.events_table[0]) if desired.events_table else ""
+    if desired.captures and registry and (len(up) > changed or registry not in existing):
+        up.insert(changed, _record_call(registry, desired))
     return _layout(up, list(reversed(down)))
+
+
+def _record_call(registry: str, desired: State) -> str:
+    """The ``record_outbox_captures`` call for every tracked table's version (before their triggers)."""
+    rows = "".join(f"{_PAD * 3}({', '.join(map(_string, r))}),\n" for r in desired.captures.values())
+    head = f"{_PAD}op.record_outbox_captures(\n{_PAD * 2}{_string(registry)},\n"
+    return f"{head}{_PAD * 2}[\n{rows}{_PAD * 2}],\n{_PAD})"
 
 
 def _table_calls(

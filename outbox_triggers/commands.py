@@ -34,6 +34,7 @@ from outbox_triggers import check as checking
 from outbox_triggers import doctor as doctoring
 from outbox_triggers import render as rendering
 from outbox_triggers import status as reporting_status
+from outbox_triggers.check import captures as check_captures
 from outbox_triggers.dead_letters import DeadLetter, DeadLetters
 from outbox_triggers.errors import BackfillError, DatabaseError, MigrationError, SchemaMismatchError
 from outbox_triggers.relaying import relay, relay_session
@@ -218,6 +219,8 @@ def repair(spec_path: str | Path, database_url: str | None = None) -> list[str]:
                 f"reinstalled the triggers of {op.table!r}" if op.create else f"dropped {', '.join(op.drop)}"
             )
             done.append(f"{action} (table {op.table!r} locked {held_ms:.1f} ms)")
+        conn.commit()
+        done += check_captures.repair_records(conn, spec, checking.live_triggers(conn), reference.captures)
         conn.commit()
         return done
 

@@ -43,7 +43,7 @@ from collections import OrderedDict, deque
 from collections.abc import Container, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from outbox_triggers import envelopes, restricted
 from outbox_triggers.defaults import DEFAULT_MAX_IN_FLIGHT
@@ -234,13 +234,20 @@ class Dispatcher:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         database: str = "",
         router: Router | None = None,
+        captures: envelopes.Captures | None = None,
+        format_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """``router`` (the spec's ``routing``) picks the publishers of the events it decides, by a field."""
+        """``router`` (the spec's ``routing``) picks the publishers of the events it decides, by a field;
+        ``captures`` finds each event's column types; ``format_options`` are per destination name."""
         self._routes = routes
         self._router = router
         self._database = database
+        self._captures = captures
+        options = format_options or {}
         self._formatters = {
-            p.name: envelopes.formatter(p.format, database) for ps in routes.values() for p in ps
+            p.name: envelopes.formatter(p.format, database, options.get(p.name), captures)
+            for ps in routes.values()
+            for p in ps
         }
         self._destinations = {p.name: _Destination(p) for ps in routes.values() for p in ps}
         self._turns = deque(self._destinations.values())
@@ -393,7 +400,11 @@ class Dispatcher:
         try:
             for publisher in publishers:
                 if publisher.name in waiting:
-                    messages.append((publisher.name, self._message(publisher, event)))
+                    message = self._message(publisher, event)
+                    if message is None:  # the format has no message for this event: nothing to send
+                        waiting.discard(publisher.name)
+                    else:
+                        messages.append((publisher.name, message))
         except Unpublishable as exc:
             self._dead[seq] = (exc.destination, exc.reason)
             waiting.clear()
@@ -427,7 +438,9 @@ class Dispatcher:
     def _adopt(self, publisher: Publisher) -> None:
         """Send to ``publisher`` from now on too (a routing destination, maybe made for a new value)."""
         if publisher.name not in self._destinations:
-            self._formatters[publisher.name] = envelopes.formatter(publisher.format, self._database)
+            self._formatters[publisher.name] = envelopes.formatter(
+                publisher.format, self._database, None, self._captures
+            )
             self._destinations[publisher.name] = destination = _Destination(publisher)
             self._turns.append(destination)
 
@@ -546,8 +559,8 @@ class Dispatcher:
             accepted_by.pop(seq, None)
             self._unrouted.pop(seq, None)
 
-    def _message(self, publisher: Publisher, event: Event) -> Message:
-        """The event as this publisher sends it: native bytes untouched, or re-enveloped.
+    def _message(self, publisher: Publisher, event: Event) -> Message | None:
+        """The event as this publisher sends it: native bytes, re-enveloped, or None (nothing to send).
 
         Raises :class:`Unpublishable` when the event can't be re-encoded (not
         UTF-8) or re-enveloped (not JSON, or not a change event).
@@ -561,7 +574,8 @@ class Dispatcher:
                 return Message(event.seq, event.table, key, event.body)
             if not event.body.isascii():
                 event.body.encode("utf-8")  # a body that is not UTF-8 says so, before the envelope tries it
-            return Message(event.seq, event.table, key, shape(event.body), event.body)
+            body = shape(event.body)
+            return None if body is None else Message(event.seq, event.table, key, body, event.body)
         except UNREADABLE as exc:
             envelope = f" into a {publisher.format} envelope" if shape else ""
             raise Unpublishable(publisher.name, f"cannot re-encode{envelope}: {unreadable(exc)}") from None

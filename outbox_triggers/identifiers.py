@@ -95,3 +95,13 @@ def delivered_table(events_table: str) -> str:
 def is_toolkit_trigger(name: str) -> bool:
     """True for names :func:`trigger_name` produces."""
     return re.fullmatch(TRIGGER_PREFIX + r"a[iud]_.*_[0-9a-f]{10}", name) is not None
+
+
+def captures_table(events_table: str) -> str:
+    """The registry of capture versions beside ``events_table`` (each version's column types)."""
+    return beside(events_table, "captures")
+
+
+def is_captures_table(name: str) -> bool:
+    """True for names :func:`captures_table` produces."""
+    return name.endswith("_captures") or re.search(r"_captures_[0-9a-f]{8}$", name) is not None

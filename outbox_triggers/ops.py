@@ -58,7 +58,19 @@ class ReplaceTriggers:
     create: Mapping[str, TriggerSQL] = field(default_factory=dict)
 
 
-Op = CreateEventsTable | CreateSupportTable | DropEventsTable | ReplaceTriggers
+@dataclass(frozen=True)
+class RecordCaptures:
+    """Record capture versions in the registry ``table`` with ``INSERT IGNORE`` (see ``captures.py``).
+
+    Each record is (version, tracked table, columns JSON, key columns JSON),
+    frozen in the revision like the trigger SQL it describes.
+    """
+
+    table: str
+    records: tuple[tuple[str, str, str, str], ...] = ()
+
+
+Op = CreateEventsTable | CreateSupportTable | DropEventsTable | ReplaceTriggers | RecordCaptures
 
 
 EXECUTOR = "outbox_apply_ops"

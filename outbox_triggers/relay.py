@@ -42,12 +42,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from outbox_triggers import lock, stopping
+from outbox_triggers import captures, lock, stopping
 from outbox_triggers.database import error_code, translate_errors
 from outbox_triggers.defaults import (
     DEFAULT_BATCH_SIZE,
@@ -134,6 +134,7 @@ class Relay:
         stall_after_s: float = DEFAULT_STALL_AFTER,
         finish_s: float = DEFAULT_REQUEST_TIMEOUT,
         router: Router | None = None,
+        format_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._engine = engine
         self._observers = tuple(observers)
@@ -141,7 +142,12 @@ class Relay:
         self._purged_at = 0.0
         self._events = EventsTable(events_table, lag=bool(observers))
         self._dispatcher = Dispatcher(
-            routes, max_in_flight, database=engine.url.database or "", router=router
+            routes,
+            max_in_flight,
+            database=engine.url.database or "",
+            router=router,
+            captures=captures.Registry(engine, events_table),
+            format_options=format_options,
         )
         self._batch_size = batch_size
         self._poll_interval = poll_interval

@@ -18,7 +18,7 @@ from typing import TextIO
 
 import sqlalchemy as sa
 
-from outbox_triggers import database, introspect, metrics, publishers
+from outbox_triggers import database, identifiers, introspect, metrics, publishers
 from outbox_triggers.defaults import (
     AWS_TIMEOUTS,
     DEFAULT_BATCH_SIZE,
@@ -91,6 +91,7 @@ def relay_session(
         stack.callback(eng.dispose)
         extra = metrics.observers_for(eng, spec, stack, metrics_port, progress, poll_interval, stall_after_s)
         _require_events_table(eng, spec.events_table)
+        _require_registry(eng, spec)
         built: dict[str, Publisher] = {}
         routes = _routes(spec, stack, overrides or {}, max_in_flight, timeouts, built)
         yield Relay(
@@ -106,6 +107,7 @@ def relay_session(
             stall_after_s=stall_after_s,
             finish_s=timeouts.read,
             router=_router(spec, stack, built, max_in_flight, timeouts),
+            format_options={name: d.format_options for name, d in spec.destinations.items()},
         )
 
 
@@ -121,6 +123,22 @@ def _require_events_table(eng: sa.Engine, events_table: str) -> None:
             raise DatabaseError(
                 f"events table {events_table!r} does not exist in the database: run migrate first"
             )
+
+
+def _require_registry(eng: sa.Engine, spec: Spec) -> None:
+    """Maxwell and Debezium need the capture registry: refuse to start without it, rather than
+    dead-letter every event (a toolkit upgrade whose revision is not migrated yet)."""
+    formats = ", ".join(sorted({d.format for d in spec.destinations.values()} & {"maxwell", "debezium"}))
+    registry = identifiers.captures_table(spec.events_table)
+    if not formats:
+        return
+    with database.connect(eng) as conn:
+        missing = registry not in introspect.existing_tables(conn)
+    if missing:
+        raise DatabaseError(
+            f"the capture registry {registry!r} does not exist, and format {formats} needs each event's "
+            "column types from it: run `outbox-triggers revision` and `migrate` first"
+        )
 
 
 def _routes(

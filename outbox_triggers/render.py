@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from outbox_triggers import defaults, event_size, identifiers, trigger_session
+from outbox_triggers import captures, defaults, event_size, identifiers, trigger_session
 from outbox_triggers.errors import RenderError
 from outbox_triggers.model import Capture, Model, Trigger
 from outbox_triggers.takeover import Takeover
@@ -41,6 +41,8 @@ class Rendered:
     events_table_sql: str
     triggers: tuple[RenderedTrigger, ...]
     support: tuple[tuple[str, str], ...] = ()
+    captures: tuple[tuple[str, str, str, str], ...] = ()
+    """Each tracked table's capture record (version, table, columns, key) for the registry."""
 
     def trigger(self, name: str) -> RenderedTrigger:
         """The trigger called ``name``."""
@@ -110,7 +112,15 @@ def render(model: Model, flavor: str) -> Rendered:
             (identifiers.delivered_table(model.events_table), "delivered_table.sql.j2"),
         )
     )
-    return Rendered(model.events_table, events_sql, triggers, support)
+    registry = identifiers.captures_table(model.events_table)
+    support += ((registry, captures_table_sql(registry)),)
+    records = tuple((r.version, r.table, r.columns, r.key) for r in captures.records(model))
+    return Rendered(model.events_table, events_sql, triggers, support, records)
+
+
+def captures_table_sql(table: str) -> str:
+    """The ``CREATE TABLE IF NOT EXISTS`` of the capture registry ``table``."""
+    return _render("captures_table.sql.j2", table=table)
 
 
 def render_trigger(model: Model, capture: Capture, trigger: Trigger, flavor: str) -> str:
@@ -134,6 +144,8 @@ def render_takeover(model: Model, takeover: Takeover, flavor: str) -> str:
 def script(rendered: Rendered, delimiter: str = "$$") -> str:
     """The rendered DDL as one script the ``mysql`` client can run."""
     parts = [rendered.events_table_sql + ";", *(sql + ";" for _, sql in rendered.support)]
+    registry = identifiers.captures_table(rendered.events_table)
+    parts += captures.insert_script(registry, tuple(captures.Record(*r) for r in rendered.captures))
     parts += [f"{statement};" for statement in trigger_session.PIN]
     for trig in rendered.triggers:
         parts.append(f"DROP TRIGGER IF EXISTS {identifiers.quote(trig.name)};")

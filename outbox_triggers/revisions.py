@@ -15,12 +15,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 
+from outbox_triggers import identifiers
 from outbox_triggers.model import Model
 from outbox_triggers.ops import (
     CreateEventsTable,
     CreateSupportTable,
     DropEventsTable,
     Op,
+    RecordCaptures,
     ReplaceTriggers,
     TriggerSQL,
 )
@@ -34,6 +36,8 @@ class State:
     events_table: tuple[str, str] | None = None
     triggers: Mapping[str, Mapping[str, TriggerSQL]] = field(default_factory=dict)
     support: Mapping[str, str] = field(default_factory=dict)
+    captures: Mapping[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    """Per tracked table, the capture record of its installed version (see ``captures.py``)."""
 
 
 def desired(by_flavor: Mapping[str, Rendered]) -> State:
@@ -51,7 +55,8 @@ def desired(by_flavor: Mapping[str, Rendered]) -> State:
         }
         for table in first.tables
     }
-    return State((first.events_table, first.events_table_sql), triggers, dict(first.support))
+    records = {r[1]: r for r in first.captures}
+    return State((first.events_table, first.events_table_sql), triggers, dict(first.support), records)
 
 
 def _merge(variants: Mapping[str, str]) -> TriggerSQL:
@@ -62,8 +67,11 @@ def _merge(variants: Mapping[str, str]) -> TriggerSQL:
 def fold(state: State, ops: Iterable[Op]) -> State:
     """Apply ``ops`` to ``state`` on paper."""
     events, triggers, support = state.events_table, dict(state.triggers), dict(state.support)
+    records = dict(state.captures)
     for op in ops:
-        if isinstance(op, CreateEventsTable):
+        if isinstance(op, RecordCaptures):
+            records.update((r[1], r) for r in op.records)
+        elif isinstance(op, CreateEventsTable):
             events = (op.table, op.sql)
         elif isinstance(op, CreateSupportTable):
             support[op.table] = op.sql
@@ -74,7 +82,7 @@ def fold(state: State, ops: Iterable[Op]) -> State:
             triggers[op.table] = dict(op.create)
         else:
             triggers.pop(op.table, None)
-    return State(events, triggers, support)
+    return State(events, triggers, support, records)
 
 
 def head_state(modules: Sequence[ModuleType]) -> State:
@@ -92,6 +100,9 @@ def diff(old: State, new: State) -> tuple[list[Op], list[Op]]:
     if new.events_table and new.events_table != old.events_table:
         up.append(CreateEventsTable(*new.events_table))
     up += [CreateSupportTable(t, sql) for t, sql in new.support.items() if old.support.get(t) != sql]
+    recorded = tuple(r for t, r in new.captures.items() if old.captures.get(t) != r)
+    if recorded and new.events_table:  # recorded before the triggers that write the version
+        up.append(RecordCaptures(identifiers.captures_table(new.events_table[0]), recorded))
     for table in dict.fromkeys([*old.triggers, *new.triggers]):
         before, after = old.triggers.get(table, {}), new.triggers.get(table, {})
         if before != after:
@@ -137,6 +148,9 @@ def _op_source(op: Op) -> str:
         return f"    {kind}(\n        {op.table!r},\n        {_sql(op.sql)},\n    )"
     if isinstance(op, DropEventsTable):
         return f"    DropEventsTable({op.table!r})"
+    if isinstance(op, RecordCaptures):
+        rows = "".join(f"            {tuple(r)!r},\n" for r in op.records)
+        return f"    RecordCaptures(\n        {op.table!r},\n        (\n{rows}        ),\n    )"
     creates = "".join(f"            {name!r}: {_sql(sql)},\n" for name, sql in op.create.items())
     create = "{\n" + creates + "        }" if creates else "{}"
     head = f"    ReplaceTriggers(\n        {op.table!r},\n        drop={tuple(op.drop)!r},\n"

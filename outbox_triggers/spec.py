@@ -66,6 +66,8 @@ class Destination:
     type: str
     options: Mapping[str, Any] = field(default_factory=dict)
     format: str = "native"
+    format_options: Mapping[str, Any] = field(default_factory=dict)
+    """The options of ``format`` (the destination's ``maxwell:``/``debezium:``/``cloudevents:`` block)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def _schema_problems(document: Any) -> list[str]:
         return ["(top level): expected a mapping with 'version' and 'tables'"]
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
-    return [f"{format_path(_error_path(e))}: {_describe(e)}" for e in _leaf_errors(errors)]
+    return list(dict.fromkeys(f"{format_path(_error_path(e))}: {_describe(e)}" for e in _leaf_errors(errors)))
 
 
 def _error_path(error: jsonschema.ValidationError) -> list[str | int]:
@@ -297,7 +299,27 @@ def _reference_problems(document: dict[str, Any]) -> list[str]:
         if destination.get("type") == "kinesis" and {"stream_name", "stream_arn"} <= destination.keys():
             at = format_path(["destinations", name])
             problems.append(f"{at}: give either stream_name or stream_arn, not both")
+        problems += _format_option_problems(name, destination)
     return problems
+
+
+_FORMAT_OPTIONS = ("maxwell", "debezium", "cloudevents")
+
+
+def _format_option_problems(name: str, destination: Mapping[str, Any]) -> list[str]:
+    """A block of format options (``maxwell:``, ``debezium:``, ``cloudevents:``) only with that format."""
+    chosen = destination.get("format", "native")
+    problems = []
+    mode = (destination.get("cloudevents") or {}).get("mode") if chosen == "cloudevents" else None
+    if mode == "binary" and destination.get("type") not in ("sqs", "sns"):
+        where = format_path(["destinations", name, "cloudevents", "mode"])
+        problems.append(f"{where}: binary mode needs message attributes, which only sqs and sns have")
+    return problems + [
+        f"{format_path(['destinations', name, block])}: options of format {block}, "
+        f"but the destination's format is {chosen} (set format: {block}, or remove the block)"
+        for block in _FORMAT_OPTIONS
+        if block in destination and block != chosen
+    ]
 
 
 def _table_problems(name: str, table: dict[str, Any]) -> list[str]:
@@ -339,8 +361,9 @@ def _build(document: dict[str, Any], base_dir: Path) -> Spec:
         name: Destination(
             name=name,
             type=d["type"],
-            options={k: v for k, v in d.items() if k not in ("type", "format")},
+            options={k: v for k, v in d.items() if k not in ("type", "format", *_FORMAT_OPTIONS)},
             format=d.get("format", "native"),
+            format_options=dict(d.get(d.get("format", "native")) or {}),
         )
         for name, d in (document.get("destinations") or {}).items()
     }

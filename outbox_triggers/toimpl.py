@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from outbox_triggers import database, identifiers, trigger_session
+from outbox_triggers import captures, database, identifiers, trigger_session
 from outbox_triggers.errors import MigrationError
 from outbox_triggers.ops import (
     CreateEventsTable,
     CreateSupportTable,
     DropEventsTable,
     Op,
+    RecordCaptures,
     ReplaceTriggers,
     for_flavor,
 )
@@ -50,7 +51,7 @@ def run(context: MigrationContext, ops: Sequence[Op]) -> None:
     flavor = attributes.get("flavor") or database.flavor(conn)
     force = bool(attributes.get("force"))
     for op in ops:  # refuse before any DDL, so a refused downgrade leaves the triggers in place
-        if isinstance(op, DropEventsTable) and not force:
+        if isinstance(op, DropEventsTable) and not force and not identifiers.is_captures_table(op.table):
             refuse_backlog(conn, op.table)
     for op in ops:
         held = apply(conn, op, flavor, force=force)
@@ -64,6 +65,8 @@ def apply(conn: Connection, op: Op, flavor: str, force: bool = False) -> float |
         _execute(conn, op.sql)
     elif isinstance(op, DropEventsTable):
         drop_events_table(conn, op.table, force)
+    elif isinstance(op, RecordCaptures):
+        captures.write(conn, op.table, tuple(captures.Record(*r) for r in op.records))
     else:
         return replace_triggers(conn, op, flavor)
     return None
@@ -97,7 +100,7 @@ def drop_events_table(conn: Connection, table: str, force: bool) -> None:
     """Drop the events (or a support) table, refusing while it still holds events unless ``force``."""
     if not conn.execute(_TABLE_EXISTS, {"t": table}).scalar():
         return
-    if not force:
+    if not force and not identifiers.is_captures_table(table):  # the registry holds records, not events
         refuse_backlog(conn, table)
     _execute(conn, f"DROP TABLE {identifiers.quote(table)}")
 
@@ -122,6 +125,8 @@ def script(ops: Sequence[Op], flavor: str) -> list[str]:
             out.append(op.sql + ";")
         elif isinstance(op, DropEventsTable):
             out.append(f"DROP TABLE IF EXISTS {identifiers.quote(op.table)};")
+        elif isinstance(op, RecordCaptures):
+            out.extend(captures.insert_script(op.table, tuple(captures.Record(*r) for r in op.records)))
         else:
             out.extend(_replace_script(op, flavor))
     return out

@@ -15,7 +15,11 @@ from .conftest import ORDERS, ORDERS_SPEC, Project
 from .test_cli import run
 
 pytestmark = pytest.mark.integration
-SUPPORT = {identifiers.dead_letters_table("outbox_events"), identifiers.delivered_table("outbox_events")}
+SUPPORT = {
+    identifiers.dead_letters_table("outbox_events"),
+    identifiers.delivered_table("outbox_events"),
+    identifiers.captures_table("outbox_events"),
+}
 
 
 def check(project: Project, embedded: bool = False) -> Report:

@@ -103,9 +103,12 @@ def test_alembic_source_is_python_that_holds_the_frozen_sql() -> None:
     exec(compile(code, "<render --alembic>", "exec"), namespace)
     namespace["upgrade"]()  # type: ignore[operator]
     support = ["create_outbox_support_table"] * len(wanted.support)
-    assert [c[0] for c in calls] == ["create_outbox_events_table", *support, "install_outbox_triggers"]
+    expected = ["create_outbox_events_table", *support, "record_outbox_captures", "install_outbox_triggers"]
+    assert [c[0] for c in calls] == expected
     assert calls[-1][1] == ("orders", dict(wanted.triggers["orders"]))
-    assert {c[1] for c in calls[1:-1]} == set(wanted.support.items())
+    assert {c[1] for c in calls[1:-2]} == set(wanted.support.items())
+    registry, records = calls[-2][1]
+    assert registry == "outbox_events_captures" and records == [tuple(r) for r in wanted.captures.values()]
     calls.clear()
     namespace["downgrade"]()  # type: ignore[operator]
     drops = ["drop_outbox_support_table"] * len(wanted.support)

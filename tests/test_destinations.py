@@ -558,7 +558,8 @@ def test_spec_accepts_each_destination_type_with_its_options() -> None:
         pytest.param(
             "    type: eventbridge\n    queue_url: q\n",
             "destinations.default: unknown key 'queue_url' "
-            "(expected one of: detail_type, event_bus_name, format, max_batch_bytes, source, type)",
+            "(expected one of: cloudevents, debezium, detail_type, event_bus_name, format, max_batch_bytes, "
+            "maxwell, source, type)",
             id="eventbridge-unknown-key",
         ),
         pytest.param(

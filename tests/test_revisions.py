@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from outbox_triggers.ops import CreateEventsTable, CreateSupportTable, DropEventsTable, ReplaceTriggers
+from outbox_triggers.ops import (
+    CreateEventsTable,
+    CreateSupportTable,
+    DropEventsTable,
+    RecordCaptures,
+    ReplaceTriggers,
+)
 from outbox_triggers.revisions import State, desired, diff, fold, revision_id, source
 
 EVENTS = ("outbox_events", "CREATE TABLE IF NOT EXISTS `outbox_events` (...)")
@@ -83,7 +89,39 @@ def test_flavors_share_one_statement_unless_they_differ() -> None:
         "CreateEventsTable": CreateEventsTable,
         "CreateSupportTable": CreateSupportTable,
         "ReplaceTriggers": ReplaceTriggers,
+        "RecordCaptures": RecordCaptures,
     }
     assert eval(source(up), namespace) == up
     assert CreateSupportTable("outbox_events_dead_letters", state.support["outbox_events_dead_letters"]) in up
     assert "outbox_events_delivered" in state.support
+
+
+def test_capture_records_come_before_the_triggers_that_write_their_version_and_fold_per_table() -> None:
+    from outbox_triggers.model import Capture, Column, Model
+    from outbox_triggers.render import FLAVORS, render
+
+    orders = Capture(
+        "orders", (Column("id", "integer", "int(11)"),), (Column("id", "integer", "int(11)"),), ("insert",)
+    )
+    wider = Capture(
+        "orders",
+        (Column("id", "integer", "bigint(20)"),),
+        (Column("id", "integer", "bigint(20)"),),
+        ("insert",),
+    )
+    first = desired({f: render(Model("outbox_events", (orders,)), f) for f in FLAVORS})
+    up, down = diff(State(), first)
+    kinds = [type(op).__name__ for op in up]
+    assert kinds.index("RecordCaptures") < kinds.index("ReplaceTriggers")
+    (recorded,) = [op for op in up if isinstance(op, RecordCaptures)]
+    assert recorded.table == "outbox_events_captures" and recorded.records[0][:2] == (
+        orders.version,
+        "orders",
+    )
+    assert not any(isinstance(op, RecordCaptures) for op in down), "a downgrade keeps the records"
+    assert fold(State(), up) == first
+    second = desired({f: render(Model("outbox_events", (wider,)), f) for f in FLAVORS})
+    again, _ = diff(first, second)
+    (newer,) = [op for op in again if isinstance(op, RecordCaptures)]
+    assert newer.records[0][0] == wider.version != orders.version
+    assert diff(second, second) == ([], [])

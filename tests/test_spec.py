@@ -382,8 +382,27 @@ MALFORMED = [
     pytest.param(
         ORDERS + DEFAULT_DEST + "    region: eu-west-1\n",
         "destinations.default",
-        "unknown key 'region' (expected one of: format, group_by, max_batch_bytes, queue_url, type)",
+        "unknown key 'region' (expected one of: cloudevents, debezium, format, group_by, max_batch_bytes, "
+        "maxwell, queue_url, type)",
         id="sqs-unknown-key",
+    ),
+    pytest.param(
+        ORDERS + DEFAULT_DEST + "    format: debezium\n    debezium: {decimal.handling.mode: exact}\n",
+        'destinations.default.debezium["decimal.handling.mode"]',
+        "'exact' is not one of precise, string, double",
+        id="debezium-option-value",
+    ),
+    pytest.param(
+        ORDERS + DEFAULT_DEST + "    format: maxwell\n    maxwell: {output_nulls: false, xoffset: true}\n",
+        "destinations.default.maxwell",
+        "unknown key 'xoffset'",
+        id="maxwell-unknown-option",
+    ),
+    pytest.param(
+        ORDERS + DEFAULT_DEST + "    maxwell: {output_nulls: false}\n",
+        "destinations.default.maxwell",
+        "options of format maxwell, but the destination's format is native",
+        id="format-options-for-another-format",
     ),
     pytest.param(
         ORDERS + DEFAULT_DEST + "    max_batch_bytes: 100\n",
@@ -666,3 +685,16 @@ def test_schema_returns_a_copy() -> None:
 )
 def test_format_path(parts: list[str | int], expected: str) -> None:
     assert spec.format_path(parts) == expected
+
+
+def test_a_destination_carries_the_options_of_its_format_apart_from_its_own() -> None:
+    text = (
+        ORDERS
+        + DEFAULT_DEST
+        + "    format: debezium\n    debezium:\n      schemas.enable: true\n      binary.handling.mode: hex\n"
+    )
+    built = spec.parse(text)
+    destination = built.destinations["default"]
+    assert destination.format == "debezium"
+    assert destination.format_options == {"schemas.enable": True, "binary.handling.mode": "hex"}
+    assert "debezium" not in destination.options

@@ -18,7 +18,9 @@ what to do:
 - ``no_revisions`` / ``unknown_revision`` / ``pending_revisions`` / ``unrevised_change``: the
   revision history and the database or the spec have drifted apart;
 - ``trigger_context`` / ``packet_too_small``: installed triggers that can now fail a write or
-  build an event the relay cannot read.
+  build an event the relay cannot read;
+- ``unrecorded_capture``: installed triggers write a capture version the registry does not hold
+  (``repair`` records it; see ``captures.py``).
 
 One module per kind of finding: ``triggers`` (installed triggers), ``history`` (revisions),
 ``tables`` (the toolkit's tables), ``foreign_keys``, ``truncates`` and ``safety``; ``context``
@@ -35,8 +37,9 @@ import time
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
-from outbox_triggers import introspect, migrations, revisions
+from outbox_triggers import identifiers, introspect, migrations, revisions
 from outbox_triggers.check import history, safety
+from outbox_triggers.check.captures import unrecorded_findings
 from outbox_triggers.check.context import Context, build_tables, desired_state
 from outbox_triggers.check.findings import EMBEDDED, STANDALONE, Finding, Report
 from outbox_triggers.check.foreign_keys import fk_cascade_findings
@@ -87,15 +90,22 @@ def run(spec: Spec, conn: Connection, cfg: Config, flavor: str, embedded: bool =
     findings += events_table_findings(conn, events_table, events_sql)
     support = ctx.reference.support if ctx.reference.events_table else desired.support
     for table, sql in support.items():
-        kind, missing = SUPPORT_ROLES["dead_letters" if table.endswith("dead_letters") else "delivered"]
+        kind, missing = SUPPORT_ROLES[_role(table)]
         findings += table_findings(conn, table, sql, kind, missing)
     findings += fk_cascade_findings(conn, spec)
     findings += truncate_findings(conn, [t.name for t in spec.tables])
+    findings += unrecorded_findings(conn, spec, ctx.live)
     if not embedded:
         findings += history.unrevised_findings(ctx)
     conn.commit()
     elapsed = (time.monotonic() - started) * 1000
     return Report(database, ctx.mode, current, ctx.head_revision, tuple(findings), elapsed)
+
+
+def _role(table: str) -> str:
+    if identifiers.is_captures_table(table):
+        return "captures"
+    return "dead_letters" if table.endswith("dead_letters") else "delivered"
 
 
 def _events_table(state: revisions.State) -> tuple[str, str]:

@@ -109,6 +109,7 @@ def events_table_findings(conn: Connection, table: str, create_sql: str) -> list
 SUPPORT_ROLES = {
     "dead_letters": ("dead_letters_table", "the relay cannot set aside events no destination accepts"),
     "delivered": ("delivered_table", "relay.retention: keep cannot archive delivered events"),
+    "captures": ("captures_table", "a relay with a maxwell or debezium destination cannot start"),
 }
 
 

@@ -110,12 +110,19 @@ class EventBridgePublisher:
 
     def _entry(self, message: Message) -> dict[str, Any]:
         """The PutEvents entry for one message."""
-        fields = event_fields(message.native)
-        named = fields.get("aggregate_type") if fields.get("op") == APPLICATION_EVENT else fields.get("table")
+        fields = event_fields(message.body if self.format == "cloudevents" else message.native)
+        if self.format == "cloudevents":  # a CloudEvent's source and type, the whole event as the detail
+            source, detail_type = str(fields["source"]), str(fields["type"])
+        else:
+            named = (
+                fields.get("aggregate_type") if fields.get("op") == APPLICATION_EVENT else fields.get("table")
+            )
+            source = str(named or message.table)
+            detail_type = str(fields.get("event_type") or fields.get("op"))
         return {
             "EventBusName": self.event_bus_name,
-            "Source": self.source or str(named or message.table),
-            "DetailType": self.detail_type or str(fields.get("event_type") or fields.get("op")),
+            "Source": self.source or source,
+            "DetailType": self.detail_type or detail_type,
             "Detail": message.body,
         }
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
+from outbox_triggers.envelopes.attributes import binary, sqs_attributes
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     APPLICATION_EVENT,
@@ -47,6 +48,8 @@ class SnsPublisher:
     """Publishes to one SNS topic."""
 
     max_entries = MAX_ENTRIES
+    binary = False
+    """CloudEvents in binary mode (``cloudevents: {mode: binary}``)."""
 
     def __init__(
         self, name: str, topic_arn: str, sns: Any, max_batch_bytes: int | None = None, format: str = "native"
@@ -71,6 +74,7 @@ class SnsPublisher:
             destination.name, options["topic_arn"], sns, options.get("max_batch_bytes"), destination.format
         )
         publisher.by_aggregate = publisher.fifo and groups_by_aggregate(options)
+        publisher.binary = destination.format_options.get("mode") == "binary"
         return publisher
 
     def check(self) -> None:
@@ -109,10 +113,11 @@ class SnsPublisher:
 
     def _entry(self, message: Message) -> dict[str, Any]:
         fields = event_fields(message.native)
+        extra = binary(message.body) if self.binary else sqs_attributes(self.format, fields)
         entry: dict[str, Any] = {
             "Id": str(message.seq),
-            "Message": message.body,
-            "MessageAttributes": attributes(fields, message.table),
+            "Message": message.native if self.binary else message.body,
+            "MessageAttributes": {**attributes(fields, message.table, MAX_ATTRIBUTES - len(extra)), **extra},
         }
         if self.fifo:
             entry["MessageGroupId"] = ordering_key(message.table, message.native, self.by_aggregate)
@@ -120,10 +125,11 @@ class SnsPublisher:
         return entry
 
 
-def attributes(fields: dict[str, Any], table: str) -> dict[str, dict[str, str]]:
+def attributes(fields: dict[str, Any], table: str, room: int = MAX_ATTRIBUTES) -> dict[str, dict[str, str]]:
     """The ``table``, ``op`` and ``event_type`` message attributes, for filter policies.
 
-    An application event also carries ``aggregate_type`` and its headers (see
+    An application event also carries ``aggregate_type`` and as many of its
+    headers as ``room`` (SNS takes 10 attributes at most) leaves (see
     :func:`~outbox_triggers.publishers.aws.header_attributes`).
     """
     op = str(fields.get("op", ""))
@@ -134,7 +140,7 @@ def attributes(fields: dict[str, Any], table: str) -> dict[str, dict[str, str]]:
     }
     if op == APPLICATION_EVENT:
         values["aggregate_type"] = str(fields.get("aggregate_type") or "")
-        values.update(header_attributes(fields.get("headers"), MAX_ATTRIBUTES - len(values)))
+        values.update(header_attributes(fields.get("headers"), room - len(values)))
     return {name: {"DataType": "String", "StringValue": value} for name, value in values.items() if value}
 
 

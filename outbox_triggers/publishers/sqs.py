@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
+from outbox_triggers.envelopes.attributes import binary, sqs_attributes
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
     APPLICATION_EVENT_MARK,
@@ -22,6 +23,7 @@ from outbox_triggers.publishers.aws import (
     event_attributes,
     event_fields,
     groups_by_aggregate,
+    headroom,
     ordering_key,
     utf8_len,
 )
@@ -30,12 +32,16 @@ from outbox_triggers.spec import Destination
 
 MAX_ENTRIES = 10
 SQS_MAX_BYTES = 1_048_576
+ATTRIBUTE_RESERVE = 4096
+"""Bytes kept per message for its attributes (event id, record key or ce-* attributes), which SQS counts."""
 
 
 class SqsPublisher:
     """Publishes to one SQS queue."""
 
     max_entries = MAX_ENTRIES
+    binary = False
+    """CloudEvents in binary mode (``cloudevents: {mode: binary}``)."""
 
     def __init__(
         self, name: str, queue_url: str, sqs: Any, max_batch_bytes: int | None = None, format: str = "native"
@@ -44,8 +50,8 @@ class SqsPublisher:
         self.format = format
         self.queue_url = queue_url
         self.fifo = self.ordered = queue_url.endswith(".fifo")
-        self.max_request_bytes = self.max_message_bytes = max_batch_bytes or SQS_MAX_BYTES
         self._configured_max = max_batch_bytes
+        self._limit(max_batch_bytes or SQS_MAX_BYTES)
         self._sqs = sqs
         self.by_aggregate = False
 
@@ -60,6 +66,7 @@ class SqsPublisher:
             destination.name, options["queue_url"], sqs, options.get("max_batch_bytes"), destination.format
         )
         publisher.by_aggregate = publisher.fifo and groups_by_aggregate(options)
+        publisher.binary = destination.format_options.get("mode") == "binary"
         return publisher
 
     def check(self) -> None:
@@ -73,7 +80,15 @@ class SqsPublisher:
                 f"destination {self.name!r}: SQS queue is not usable: {describe(exc)}"
             ) from None
         queue_max = int(attributes.get("MaximumMessageSize", SQS_MAX_BYTES))
-        self.max_request_bytes = self.max_message_bytes = min(self._configured_max or queue_max, queue_max)
+        self._limit(min(self._configured_max or queue_max, queue_max))
+
+    def _limit(self, limit: int) -> None:
+        """Plan with ``limit``; message attributes (formats other than native) count toward it too."""
+        if self.format == "native":
+            self.max_request_bytes = self.max_message_bytes = limit
+            return
+        self.max_message_bytes = limit - ATTRIBUTE_RESERVE
+        self.max_request_bytes = headroom(limit, MAX_ENTRIES, ATTRIBUTE_RESERVE)
 
     def send(self, messages: Sequence[Message]) -> PublishResult:
         """One SendMessageBatch; per-entry sender faults are rejected for good, the rest retried."""
@@ -100,12 +115,14 @@ class SqsPublisher:
         """boto3 clients need no closing."""
 
     def _label_events(self, built: list[tuple[Message, dict[str, Any]]]) -> None:
-        """Give application events their message attributes, as far as they fit the size limits.
+        """Give native application events their message attributes, as far as they fit the size limits.
 
         SQS counts attributes in the message and the request size; the bodies
         were sized without them, so an attribute that would overflow is left off
         (the body holds the same fields).
         """
+        if self.format != "native":  # the envelope's own attributes, with room kept for them
+            return
         room = self.max_request_bytes - sum(m.size for m, _ in built)
         for message, entry in built:
             if APPLICATION_EVENT_MARK not in message.native:
@@ -118,16 +135,28 @@ class SqsPublisher:
                 }
                 room -= size
 
-    @staticmethod
-    def _plain(messages: Sequence[Message]) -> list[tuple[Message, dict[str, Any]]]:
-        """Entries for a standard queue: the body alone, nothing to parse."""
-        return [(m, {"Id": str(m.seq), "MessageBody": m.body}) for m in messages]
+    def _plain(self, messages: Sequence[Message]) -> list[tuple[Message, dict[str, Any]]]:
+        """Entries for a standard queue: the body alone (native: nothing to parse), or with the attributes."""
+        if self.format == "native":
+            return [(m, {"Id": str(m.seq), "MessageBody": m.body}) for m in messages]
+        return [(m, self._with_attributes(m, {"Id": str(m.seq), "MessageBody": m.body})) for m in messages]
+
+    def _with_attributes(self, message: Message, entry: dict[str, Any]) -> dict[str, Any]:
+        """``entry`` with the format's message attributes (the event id; see envelopes/attributes.py).
+
+        CloudEvents in binary mode: the native event as the body, the CloudEvent's attributes as ``ce-*``.
+        """
+        if self.binary:
+            return {**entry, "MessageBody": message.native, "MessageAttributes": binary(message.body)}
+        extra = sqs_attributes(self.format, event_fields(message.native))
+        return {**entry, "MessageAttributes": extra} if extra else entry
 
     def _entry(self, message: Message) -> dict[str, Any]:
         """A FIFO queue's entry: group id table + key, deduplication id the event id."""
-        return {
+        entry = {
             "Id": str(message.seq),
             "MessageBody": message.body,
             "MessageGroupId": ordering_key(message.table, message.native, self.by_aggregate),
             "MessageDeduplicationId": deduplication_id(event_fields(message.native)),
         }
+        return entry if self.format == "native" else self._with_attributes(message, entry)

@@ -33,6 +33,18 @@ CREATE TABLE IF NOT EXISTS `outbox events_delivered` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='outbox-triggers delivered events, kept for audit and replay when relay.retention is keep';
 
+CREATE TABLE IF NOT EXISTS `outbox events_captures` (
+  `version` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `columns` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_columns` TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `recorded_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (`version`, `table_name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers capture versions: the column types each version of the triggers wrote';
+
+INSERT IGNORE INTO `outbox events_captures` (`version`, `table_name`, `columns`, `key_columns`) VALUES ('761ef4fe70', 'order `x` ''y''', CONVERT(X'5b7b226e616d65223a226b6579222c2274797065223a22222c226b696e64223a22696e7465676572222c226e756c6c61626c65223a747275657d2c7b226e616d65223a226772c3bcc39f65222c2274797065223a22222c226b696e64223a22737472696e67222c226e756c6c61626c65223a747275657d2c7b226e616d65223a226261636b5c5c736c617368222c2274797065223a22222c226b696e64223a22737472696e67222c226e756c6c61626c65223a747275657d5d' USING utf8mb4), '["key"]');
+
 SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION';
 
 SET NAMES utf8mb4 COLLATE utf8mb4_bin;

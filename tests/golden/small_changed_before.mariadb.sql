@@ -33,6 +33,18 @@ CREATE TABLE IF NOT EXISTS `outbox_events_delivered` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='outbox-triggers delivered events, kept for audit and replay when relay.retention is keep';
 
+CREATE TABLE IF NOT EXISTS `outbox_events_captures` (
+  `version` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `columns` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_columns` TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `recorded_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (`version`, `table_name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers capture versions: the column types each version of the triggers wrote';
+
+INSERT IGNORE INTO `outbox_events_captures` (`version`, `table_name`, `columns`, `key_columns`) VALUES ('d04ea57b07', 'stock', '[{"name":"id","type":"int(11)","kind":"integer","nullable":false},{"name":"qty","type":"int(10) unsigned zerofill","kind":"integer","nullable":true},{"name":"code","type":"char(3)","kind":"string","nullable":true},{"name":"seen","type":"timestamp","kind":"timestamp","nullable":false}]', '["id"]');
+
 SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION';
 
 SET NAMES utf8mb4 COLLATE utf8mb4_bin;
