@@ -33,6 +33,16 @@ CREATE TABLE IF NOT EXISTS `outbox_events_delivered` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='outbox-triggers delivered events, kept for audit and replay when relay.retention is keep';
 
+CREATE TABLE IF NOT EXISTS `outbox_events_captures` (
+  `version` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `table_name` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `columns` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `key_columns` TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `recorded_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (`version`, `table_name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='outbox-triggers capture versions: the column types each version of the triggers wrote';
+
 SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION';
 
 SET NAMES utf8mb4 COLLATE utf8mb4_bin;
