@@ -27,6 +27,9 @@ that finds the destination back, within about a second, at no cost while it
 is down. :meth:`Dispatcher.outstanding` tells how long requests have been
 waiting for an answer, so the relay can report a stall.
 
+A backfill's start and end markers are fences: a destination sends one once
+every older message of its own is out, and holds newer ones until it is.
+
 At a clean stop, :meth:`Dispatcher.drain` first finishes the events some
 destination already accepted, by sending them to the destinations still
 missing them, so the next relay does not send them again to the first.
@@ -109,13 +112,26 @@ class _Destination:
         self.recovered: Failing | None = None  # the last failure episode that ended, until reported
         self.error = ""
         self.started: dict[int, float] = {}  # id of each request in flight → when it started
+        # a fence (a backfill's marker) is sent once every older message is out, and newer ones wait for it
+        self.fence: Message | None = None
+        self.fence_released = False
+        self.behind: deque[tuple[Message, bool]] = deque()
 
     def may_send(self, now: float) -> bool:
         """Past its backoff, and, while failing, with no request out (its next one is the probe)."""
         return now >= self.resume_at and not (self.failures and self.started)
 
-    def enqueue(self, message: Message) -> None:
-        """Queue a message behind its key's earlier ones."""
+    def enqueue(self, message: Message, fence: bool = False) -> None:
+        """Queue a message behind its key's earlier ones (a ``fence``: behind every earlier one)."""
+        if self.fence is not None:
+            self.behind.append((message, fence))
+        elif fence:
+            self.fence, self.fence_released = message, False
+            self.settle()
+        else:
+            self._queue(message)
+
+    def _queue(self, message: Message) -> None:
         key = message.key_hash
         messages = self.queues.get(key)
         if messages is None:
@@ -124,8 +140,29 @@ class _Destination:
         if key not in self.busy:
             self.ready[key] = None
 
+    def settle(self) -> None:
+        """Move the fence along: send it once nothing older is left, lift it once it is out."""
+        fence = self.fence
+        if fence is None:
+            return
+        if not self.fence_released:
+            if not self._older_than(fence.seq):
+                self.fence_released = True
+                self._queue(fence)
+            return
+        if fence.seq in self.sending or any(m.seq == fence.seq for m in self.queues.get(fence.key_hash, ())):
+            return
+        self.fence, behind, self.behind = None, self.behind, deque()
+        for message, is_fence in behind:
+            self.enqueue(message, is_fence)
+
+    def _older_than(self, seq: int) -> bool:
+        """Whether a message older than ``seq`` is still queued or in flight."""
+        return any(s < seq for s in self.sending) or any(q and q[0].seq < seq for q in self.queues.values())
+
     def take(self, rejected: dict[int, str]) -> list[Message]:
         """The next request from the ready keys' oldest messages; oversize ones go to ``rejected``."""
+        self.settle()
         request: list[Message] = []
         limits, ready, queues, ordered = self.publisher, self.ready, self.queues, self.ordered
         most, largest, budget = limits.max_entries, limits.max_message_bytes, limits.max_request_bytes
@@ -197,12 +234,14 @@ class _Destination:
             self.resume_at = now + backoff(self.failures)
             self.failing_since = self.failing_since or now
             self.error = next(iter(failed.values()))
+        self.settle()
 
     def failing(self) -> Failing | None:
         """How this destination is failing, or None while its requests succeed."""
         if self.failing_since is None:
             return None
         queued = sum(len(messages) for messages in self.queues.values()) + len(self.sending)
+        queued += len(self.behind)
         return Failing(self.failing_since, self.failures, self.error, queued)
 
     def discard(self, seq: int, key: int) -> None:
@@ -210,6 +249,10 @@ class _Destination:
         for queued in list(self.queues) if self.by_aggregate else [key]:
             if queued in self.queues:
                 self.queues[queued] = deque(m for m in self.queues[queued] if m.seq != seq)
+        self.behind = deque(entry for entry in self.behind if entry[0].seq != seq)
+        if self.fence is not None and self.fence.seq == seq:
+            self.fence_released = True  # gone: lift it
+        self.settle()
 
     def clear(self) -> None:
         """Drop every queued message; keys in flight stay busy until their requests return."""
@@ -218,6 +261,7 @@ class _Destination:
         for messages in self.queues.values():
             messages.clear()
         self.ready.clear()
+        self.fence, self.behind = None, deque()
 
 
 class Dispatcher:
@@ -411,8 +455,9 @@ class Dispatcher:
         if not waiting:
             self._done.append(seq)
             return
+        fence = restricted.is_marker(event.body)
         for name, message in messages:
-            self._destinations[name].enqueue(message)
+            self._destinations[name].enqueue(message, fence)
 
     def _route(self, table: str) -> tuple[Sequence[Publisher], frozenset[str]]:
         """The publishers a table's events go to, and their names; remembered per table."""

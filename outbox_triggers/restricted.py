@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from outbox_triggers.publishers import Publisher
 
 MARK = '"destination": "'
+MARKER = '"op": "snapshot_'
+MARKERS = ("snapshot_start", "snapshot_end")
 
 
 def only_to(body: str) -> str | None:
@@ -40,3 +42,19 @@ def restrict(
     if only is None:
         return publishers, names
     return [p for p in publishers if p.name == only], names & {only}
+
+
+def is_marker(body: str) -> bool:
+    """Whether ``body`` is a backfill's start or end marker, which the relay sends as a fence.
+
+    A fence goes out once every older event of its destination is out, and newer
+    ones wait until it is: so a consumer is sent the start marker before the
+    snapshot's rows and the end marker after all of them, whatever their keys.
+    """
+    if MARKER not in body:
+        return False
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(event, dict) and event.get("op") in MARKERS

@@ -285,3 +285,37 @@ def test_an_event_that_is_not_utf8_is_rejected_for_every_destination() -> None:
     finished = run(Dispatcher({"orders": [stub]}), [Event(1, "orders", 1, body), *events(2, first=2)])
     assert "not valid UTF-8 (byte 0xC3" in finished.result.rejected[1]
     assert finished.result.accepted == [2]
+
+
+def marker(seq: int, op: str) -> Event:
+    return Event(seq, "orders", 0, f'{{"id": "m{seq}", "table": "orders", "op": "{op}", "key": null}}')
+
+
+def test_a_backfills_markers_are_fences_that_every_key_respects() -> None:
+    """The start marker goes before any later event, the end marker after every earlier one, any key."""
+    flaky = {"left": 2}
+
+    def reject(message: Message) -> str | None:  # key 3's first event fails twice: the end marker must wait
+        if message.seq == 4 and flaky["left"]:
+            flaky["left"] -= 1
+            return "ServiceUnavailable"
+        return None
+
+    stub = StubPublisher(max_entries=10, reject=reject)
+    batch = [marker(1, "snapshot_start"), *events(1, 2, 3, 4, 5, first=2), marker(7, "snapshot_end")]
+    batch += events(6, 7, first=8)  # live changes after the backfill
+    finished = run(Dispatcher({"orders": [stub]}, max_in_flight=8), batch)
+    assert sorted(finished.result.accepted) == list(range(1, 10))
+    order = [m.seq for m in stub.sent]
+    assert order[0] == 1, "nothing overtakes the start marker"
+    assert order.index(7) > max(order.index(s) for s in range(2, 7)), (
+        "the end marker waits for every earlier event"
+    )
+    assert order.index(7) < min(order.index(s) for s in (8, 9)), "and later events wait for it"
+
+
+def test_a_column_named_op_does_not_make_a_fence() -> None:
+    stub = StubPublisher(max_entries=10)
+    body = '{"id": "x", "op": "insert", "after": {"op": "snapshot_end"}}'
+    finished = run(Dispatcher({"orders": [stub]}), [Event(1, "orders", 1, body), *events(2, first=2)])
+    assert sorted(finished.result.accepted) == [1, 2]
