@@ -32,7 +32,8 @@ def test_relay_delivers_to_sqs_then_deletes(live: Project, sqs: Any, queue_url: 
 
     stats = commands.relay(live.spec_path, live.url, once=True, batch_size=4)
 
-    assert stats.published == 7 and stats.batches == 2
+    # deletes go out once a batch (4) waits or the oldest delivered event has waited 50 ms: one or two
+    assert stats.published == 7 and stats.batches in (1, 2)
     received = drain_queue(sqs, queue_url, expected=7)
     assert sorted(m["id"] for m in received) == sorted(expected)
     assert live.scalar("SELECT COUNT(*) FROM outbox_events") == 0
