@@ -319,9 +319,17 @@ def status_cmd(spec_path: str, database_url: str | None, fmt: str) -> None:
 @click.argument("table", required=False)
 @click.option("--where", help="Only rows matching this SQL expression (trusted input, run as written).")
 @click.option("--destination", help="Send the snapshot to this destination only.")
-@click.option("--max-rows-per-second", type=click.FloatRange(min=1), help="Rate ceiling.")
+@click.option(
+    "--max-rows-per-second",
+    envvar="OUTBOX_BACKFILL_MAX_ROWS_PER_SECOND",
+    show_envvar=True,
+    type=click.FloatRange(min=1),
+    help="Rate ceiling.",
+)
 @click.option(
     "--max-backlog",
+    envvar="OUTBOX_BACKFILL_MAX_BACKLOG",
+    show_envvar=True,
     type=click.IntRange(min=0),
     default=1_000_000,
     show_default=True,
