@@ -33,7 +33,7 @@ writes = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # examples: the profile
 @given(rows=st.integers(0, 60), chunk=st.integers(1, 20), planned=writes)
 def test_writes_between_chunks_never_make_an_image_older(
     shop: Project,  # noqa: F811
