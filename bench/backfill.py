@@ -9,8 +9,9 @@ then runs as ``outbox-triggers backfill`` would, with no backlog limit (no
 relay drains the events here). Writers: two threads of 1-row UPDATEs on random
 keys, run for as long as a backfill takes, and for the same time without one
 (before and after, averaged); the figures are their throughput ratio and p99,
-beside a backfill at full speed and beside one capped at a quarter of it
-(``--max-rows-per-second``).
+and the backfill's own rate, beside a backfill at its default pace (which
+yields to writers: ``--writer-share 0.9``) and beside one that does not
+(``--writer-share 0``).
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def run(server: str, settings: Settings) -> dict[str, float]:
         figures["backfill_raw_ratio"] = raw_s / took
         log(f"backfill: {rows:,} rows in {took:.2f}s ({rows / took:,.0f} rows/s)")
         figures.update(_writers(url, spec_path, rows))
-        capped = backfill.Pace(max_rows_per_second=rows / took / 4, max_backlog=0)
-        figures.update(_writers(url, spec_path, rows, capped, "_capped"))
+        figures.update(
+            _writers(url, spec_path, rows, backfill.Pace(max_backlog=0, writer_share=0), "_unyielding")
+        )
     return figures
 
 
@@ -148,6 +150,7 @@ def _writers(
         f"p99 {max(before['p99_ms'], after['p99_ms']):.2f} ms alone, {beside['p99_ms']:.2f} ms beside"
     )
     return {
+        f"backfill_rows_per_s_beside_writers{suffix}": rows / during["seconds"],
         f"backfill_writer_ratio{suffix}": beside["rate"] / alone_rate,
         f"backfill_writer_p99_ms{suffix}": beside["p99_ms"],
         f"backfill_writer_alone_p99_ms{suffix}": max(before["p99_ms"], after["p99_ms"]),

@@ -43,7 +43,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from outbox_triggers import backfills, database, identifiers, introspect, model, snapshot, trigger_session
+from outbox_triggers import (
+    backfills,
+    database,
+    identifiers,
+    introspect,
+    model,
+    snapshot,
+    trigger_session,
+    yielding,
+)
 from outbox_triggers.errors import BackfillError
 from outbox_triggers.lock import lock_name
 from outbox_triggers.snapshot import Statements
@@ -55,6 +64,7 @@ TARGET_CHUNK_S = 0.1
 FIRST_CHUNK = 200
 MIN_CHUNK, MAX_CHUNK = 10, 20_000
 DEFAULT_MAX_BACKLOG = 1_000_000
+DEFAULT_WRITER_SHARE = 0.9
 DEFAULT_MAX_HISTORY_GROWTH = 1_000_000
 HISTORY_EVERY_S = 1.0
 BACKOFF_S = 0.5
@@ -69,7 +79,9 @@ Progress = Callable[["Running"], None]
 class Pace:
     """How fast a backfill may go.
 
-    ``max_rows_per_second``: a ceiling (None: none). ``max_backlog``: pause
+    ``max_rows_per_second``: a ceiling (None: none). ``writer_share``: pause
+    between chunks so that the server's writers keep this share of their pace
+    (0: never; see yielding.py). ``max_backlog``: pause
     while the events table holds more events than this (0: never).
     ``max_history_growth``: pause while InnoDB's history list is longer than
     at the start by more than this (0: never).
@@ -79,6 +91,7 @@ class Pace:
     max_backlog: int = DEFAULT_MAX_BACKLOG
     max_history_growth: int = DEFAULT_MAX_HISTORY_GROWTH
     target_chunk_s: float = TARGET_CHUNK_S
+    writer_share: float = DEFAULT_WRITER_SHARE
 
 
 @dataclass
@@ -94,6 +107,7 @@ class Running:
     state: str = "running"
     chunk: int = FIRST_CHUNK
     paused: str = ""
+    yielded_s: float = 0.0  # paused between chunks for the server's writers
 
     @property
     def elapsed_s(self) -> float:
@@ -386,6 +400,7 @@ class _Chunks:
         self.insert = {first: snapshot.chunk_insert(statements, first, where) for first in (True, False)}
         self.measure = snapshot.one_row(statements, statements.measure)
         self.large = snapshot.one_row(statements, statements.large)
+        self.writers = yielding.Writers(pace.writer_share)
         self.history_base: int | None = None
         self.history_checked = 0.0
 
@@ -399,12 +414,14 @@ class _Chunks:
                 self._wait_for_room()
                 if self.stop.is_set():
                     break
-                began, size = time.monotonic(), running.chunk
+                before, began, size = self.writers.rows(conn), time.monotonic(), running.chunk
                 rows, size = self._chunk_with_retries(size)
-                running.chunk = self._next_size(size, rows, time.monotonic() - began)
+                took = time.monotonic() - began
+                running.chunk = self._next_size(size, rows, took)
                 self.progress(running)
                 if rows < size:
                     return self._finish()
+                running.yielded_s += self.writers.after_chunk(conn, before, took, self.stop)
             return self._stopped()
         except BaseException as exc:
             self._failed(exc)
@@ -525,11 +542,12 @@ class _Chunks:
         self.conn.commit()
         self.running.state = "done"
         log.info(
-            "backfill %d of table %s done: %d row(s) sent in %.1f s",
+            "backfill %d of table %s done: %d row(s) sent in %.1f s (%.1f s of it yielded to writers)",
             self.running.id,
             self.running.table,
             self.running.sent_now,
             self.running.elapsed_s,
+            self.running.yielded_s,
         )
         return self.running
 

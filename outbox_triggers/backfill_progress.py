@@ -74,9 +74,10 @@ def summary(running: Running) -> str:
     how = {"done": "done", "stopped": "stopped (resume with backfill --resume)"}.get(
         running.state, running.state
     )
+    yielded = f" ({running.yielded_s:.1f}s of it yielded to writers)" if running.yielded_s >= 0.05 else ""
     return (
         f"backfill {running.id} of {running.table}: {running.sent_now:,} row(s) sent in "
-        f"{running.elapsed_s:.1f}s, {running.done:,} in all; {how}"
+        f"{running.elapsed_s:.1f}s{yielded}, {running.done:,} in all; {how}"
     )
 
 

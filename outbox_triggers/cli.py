@@ -335,6 +335,15 @@ def status_cmd(spec_path: str, database_url: str | None, fmt: str) -> None:
     show_default=True,
     help="Pause while the events table holds more events than this (0: never).",
 )
+@click.option(
+    "--writer-share",
+    envvar="OUTBOX_BACKFILL_WRITER_SHARE",
+    show_envvar=True,
+    type=click.FloatRange(0, 0.99),
+    default=0.9,
+    show_default=True,
+    help="Pause between chunks so the server's writers keep this share of their pace (0: never pause).",
+)
 @click.option("--force", is_flag=True, help="Run even while another backfill of the table runs.")
 @click.option("--resume", is_flag=True, help="Carry on every unfinished backfill no process runs.")
 @reporting
@@ -346,6 +355,7 @@ def backfill_cmd(
     destination: str | None,
     max_rows_per_second: float | None,
     max_backlog: int,
+    writer_share: float,
     force: bool,
     resume: bool,
 ) -> None:
@@ -370,7 +380,7 @@ def backfill_cmd(
             destination,
             force,
             resume,
-            Pace(max_rows_per_second, max_backlog),
+            Pace(max_rows_per_second, max_backlog, writer_share=writer_share),
             stop,
             display,
         )

@@ -477,3 +477,32 @@ def test_a_writer_holding_rows_is_never_deadlocked_by_a_chunk(shop: Project) -> 
     assert sorted(e["key"]["id"] for e in got) == list(range(1, 201))
     held = next(e for e in got if e["key"]["id"] == 50)
     assert held["after"]["version"] == 1, "the held row is read once the writer committed: its image"
+
+
+@pytest.mark.parametrize("share", [0.9, 0.0])
+def test_a_backfill_yields_to_writers_only_while_they_write(shop: Project, share: float) -> None:
+    fill_orders(shop, 3000)
+    alone = run(shop, "orders", pace=backfill.Pace(writer_share=share))
+    assert alone.yielded_s == 0.0, "nobody writes: full speed"
+    stop, threads = threading.Event(), []
+
+    def write(n: int) -> None:
+        rng = random.Random(n)
+        with shop.engine.connect() as conn:
+            while not stop.is_set():
+                conn.exec_driver_sql(
+                    "UPDATE orders SET version = version + 1 WHERE id = %s", (rng.randint(1, 3000),)
+                )
+                conn.commit()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        beside = run(shop, "orders", pace=backfill.Pace(writer_share=share), force=True)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    assert beside.state == "done"
+    assert (beside.yielded_s > 0) == (share > 0), "it pauses for the writers, unless told not to"
