@@ -434,7 +434,8 @@ class Dispatcher:
             publishers, names = routed
         else:
             publishers, names = self._route(event.table)
-        publishers, names = restricted.restrict(event.body, publishers, names)
+        backfilled = restricted.read(event.body)
+        publishers, names = restricted.restrict(backfilled.only_to, publishers, names)
         if not publishers:
             self._unrouted[seq] = self._failed[seq] = f"no destination routes table {event.table!r}"
             return
@@ -455,9 +456,8 @@ class Dispatcher:
         if not waiting:
             self._done.append(seq)
             return
-        fence = restricted.is_marker(event.body)
         for name, message in messages:
-            self._destinations[name].enqueue(message, fence)
+            self._destinations[name].enqueue(message, backfilled.fence)
 
     def _route(self, table: str) -> tuple[Sequence[Publisher], frozenset[str]]:
         """The publishers a table's events go to, and their names; remembered per table."""

@@ -22,7 +22,7 @@ from outbox_triggers.envelopes import cloudevents as _cloudevents
 from outbox_triggers.envelopes import debezium as _debezium
 from outbox_triggers.envelopes import maxwell as _maxwell
 from outbox_triggers.envelopes import schema as _schema
-from outbox_triggers.envelopes.native import ROW_OPS, change, dumps
+from outbox_triggers.envelopes.native import APPLICATION, ROW_OPS, change, dumps
 from outbox_triggers.envelopes.types import Captures, TableTypes, Unrecorded
 
 FORMATS = ("native", "debezium", "maxwell", "cloudevents")
@@ -102,7 +102,7 @@ def _to_debezium(
 ) -> str | None:
     types = types_of(event, captures)
     value = _debezium.value(event, database, types, options)
-    if value is None and event["op"] != "event":
+    if value is None and event["op"] != APPLICATION:
         return None
     if options.schemas_enable and types is not None:
         return dumps({"schema": _schema.envelope(database, types, options), "payload": value})

@@ -31,10 +31,10 @@ import botocore.exceptions
 import botocore.session
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
+from outbox_triggers.envelopes.native import APPLICATION
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.base import UNREADABLE, Message, PublishResult, unreadable, without_urls
 
-APPLICATION_EVENT = "event"
 _GROUP_ID_OK = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
 NO_REGION = "no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION (or a region in the AWS profile)"
 
@@ -97,7 +97,7 @@ def ordering_key(table: str, body: str, by_aggregate: bool = False) -> str:
     instead: ``aggregate_type:aggregate_id``.
     """
     fields = event_fields(body)
-    if by_aggregate or fields.get("op") == APPLICATION_EVENT:
+    if by_aggregate or fields.get("op") == APPLICATION:
         return aggregate_key(fields)
     key = json.dumps(fields.get("key"), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     return fifo_id(f"{table}:{key}")
@@ -141,7 +141,7 @@ def header_attributes(headers: Any, room: int) -> dict[str, str]:
     return kept
 
 
-APPLICATION_EVENT_MARK = '"op": "event"'
+APPLICATION_EVENT_MARK = f'"op": "{APPLICATION}"'
 """In the body of every application event; a change event's body has it only in a column named op."""
 
 
@@ -154,10 +154,10 @@ def event_attributes(body: str) -> dict[str, str]:
         fields = event_fields(body)
     except (ValueError, RecursionError):
         return {}
-    if fields.get("op") != APPLICATION_EVENT:
+    if fields.get("op") != APPLICATION:
         return {}
     values = {
-        "op": APPLICATION_EVENT,
+        "op": APPLICATION,
         "event_type": str(fields.get("event_type") or ""),
         "aggregate_type": str(fields.get("aggregate_type") or ""),
     }

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
+from outbox_triggers.envelopes.native import APPLICATION
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
-    APPLICATION_EVENT,
     by_position,
     client,
     describe,
@@ -114,9 +114,7 @@ class EventBridgePublisher:
         if self.format == "cloudevents":  # a CloudEvent's source and type, the whole event as the detail
             source, detail_type = str(fields["source"]), str(fields["type"])
         else:
-            named = (
-                fields.get("aggregate_type") if fields.get("op") == APPLICATION_EVENT else fields.get("table")
-            )
+            named = fields.get("aggregate_type") if fields.get("op") == APPLICATION else fields.get("table")
             source = str(named or message.table)
             detail_type = str(fields.get("event_type") or fields.get("op"))
         return {

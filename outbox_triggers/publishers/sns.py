@@ -17,9 +17,9 @@ from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
 from outbox_triggers.envelopes.attributes import binary, sqs_attributes
+from outbox_triggers.envelopes.native import APPLICATION
 from outbox_triggers.errors import DestinationError
 from outbox_triggers.publishers.aws import (
-    APPLICATION_EVENT,
     MAX_ATTRIBUTES,
     client,
     deduplication_id,
@@ -138,7 +138,7 @@ def attributes(fields: dict[str, Any], table: str, room: int = MAX_ATTRIBUTES) -
         "op": op,
         "event_type": str(fields.get("event_type") or op),
     }
-    if op == APPLICATION_EVENT:
+    if op == APPLICATION:
         values["aggregate_type"] = str(fields.get("aggregate_type") or "")
         values.update(header_attributes(fields.get("headers"), room - len(values)))
     return {name: {"DataType": "String", "StringValue": value} for name, value in values.items() if value}
