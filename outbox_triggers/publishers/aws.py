@@ -96,7 +96,11 @@ def ordering_key(table: str, body: str, by_aggregate: bool = False) -> str:
     (a destination's ``group_by: aggregate``), is ordered by its aggregate
     instead: ``aggregate_type:aggregate_id``.
     """
-    fields = event_fields(body)
+    return group_key(table, event_fields(body), by_aggregate)
+
+
+def group_key(table: str, fields: Mapping[str, Any], by_aggregate: bool = False) -> str:
+    """:func:`ordering_key` of an event already parsed into ``fields``."""
     if by_aggregate or fields.get("op") == APPLICATION:
         return aggregate_key(fields)
     key = json.dumps(fields.get("key"), separators=(",", ":"), sort_keys=True, ensure_ascii=False)

@@ -26,10 +26,10 @@ from outbox_triggers.publishers.aws import (
     describe,
     event_fields,
     failed_all,
+    group_key,
     groups_by_aggregate,
     header_attributes,
     headroom,
-    ordering_key,
     sized_entries,
     utf8_len,
 )
@@ -120,7 +120,7 @@ class SnsPublisher:
             "MessageAttributes": {**attributes(fields, message.table, MAX_ATTRIBUTES - len(extra)), **extra},
         }
         if self.fifo:
-            entry["MessageGroupId"] = ordering_key(message.table, message.native, self.by_aggregate)
+            entry["MessageGroupId"] = group_key(message.table, fields, self.by_aggregate)
             entry["MessageDeduplicationId"] = deduplication_id(fields)
         return entry
 

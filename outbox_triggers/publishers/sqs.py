@@ -8,7 +8,7 @@ event (``op`` ``event``) carries String message attributes ``op``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from outbox_triggers.defaults import AWS_TIMEOUTS, Timeouts
@@ -22,9 +22,9 @@ from outbox_triggers.publishers.aws import (
     entries,
     event_attributes,
     event_fields,
+    group_key,
     groups_by_aggregate,
     headroom,
-    ordering_key,
     utf8_len,
 )
 from outbox_triggers.publishers.base import Message, PublishResult
@@ -141,22 +141,26 @@ class SqsPublisher:
             return [(m, {"Id": str(m.seq), "MessageBody": m.body}) for m in messages]
         return [(m, self._with_attributes(m, {"Id": str(m.seq), "MessageBody": m.body})) for m in messages]
 
-    def _with_attributes(self, message: Message, entry: dict[str, Any]) -> dict[str, Any]:
+    def _with_attributes(
+        self, message: Message, entry: dict[str, Any], fields: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``entry`` with the format's message attributes (the event id; see envelopes/attributes.py).
 
-        CloudEvents in binary mode: the native event as the body, the CloudEvent's attributes as ``ce-*``.
+        ``fields``: the native event, when already parsed. CloudEvents in binary
+        mode: the native event as the body, the CloudEvent's attributes as ``ce-*``.
         """
         if self.binary:
             return {**entry, "MessageBody": message.native, "MessageAttributes": binary(message.body)}
-        extra = sqs_attributes(self.format, event_fields(message.native))
+        extra = sqs_attributes(self.format, event_fields(message.native) if fields is None else fields)
         return {**entry, "MessageAttributes": extra} if extra else entry
 
     def _entry(self, message: Message) -> dict[str, Any]:
         """A FIFO queue's entry: group id table + key, deduplication id the event id."""
+        fields = event_fields(message.native)
         entry = {
             "Id": str(message.seq),
             "MessageBody": message.body,
-            "MessageGroupId": ordering_key(message.table, message.native, self.by_aggregate),
-            "MessageDeduplicationId": deduplication_id(event_fields(message.native)),
+            "MessageGroupId": group_key(message.table, fields, self.by_aggregate),
+            "MessageDeduplicationId": deduplication_id(fields),
         }
-        return entry if self.format == "native" else self._with_attributes(message, entry)
+        return entry if self.format == "native" else self._with_attributes(message, entry, fields)
