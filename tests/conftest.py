@@ -144,6 +144,29 @@ def drain_queue(sqs: Any, queue_url: str, expected: int, timeout: float = 30.0) 
     return bodies
 
 
+def receive(
+    sqs: Any, url: str, expected: int, timeout: float = 30.0, attributes: list[dict[str, str]] | None = None
+) -> list[str]:
+    """Message bodies until ``expected`` arrived or ``timeout`` passed; ``attributes`` collects theirs."""
+    bodies: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(bodies) < expected and time.monotonic() < deadline:
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
+        )
+        messages = got.get("Messages", [])
+        bodies += [m["Body"] for m in messages]
+        if attributes is not None:
+            attributes += [
+                {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} for m in messages
+            ]
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        if not messages:
+            time.sleep(0.05)
+    return bodies
+
+
 @dataclass
 class Project:
     """A spec file in a temp dir, bound to a test database."""

@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from outbox_triggers import commands
-from tests.conftest import Project
+from tests.conftest import Project, receive
 
 FORMATS = {
     "native": "format: native",
@@ -49,29 +48,6 @@ def spec(urls: dict[str, str]) -> str:
     for name, options in FORMATS.items():
         lines.append(f"  {name}: {{type: sqs, queue_url: '{urls[name]}', {options}}}")
     return "\n".join(lines) + "\n"
-
-
-def receive(
-    sqs: Any, url: str, expected: int, timeout: float = 30.0, attributes: list[dict[str, str]] | None = None
-) -> list[str]:
-    """Message bodies until ``expected`` arrived or ``timeout`` passed; ``attributes`` collects theirs."""
-    bodies: list[str] = []
-    deadline = time.monotonic() + timeout
-    while len(bodies) < expected and time.monotonic() < deadline:
-        got = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
-        )
-        messages = got.get("Messages", [])
-        bodies += [m["Body"] for m in messages]
-        if attributes is not None:
-            attributes += [
-                {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} for m in messages
-            ]
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        if not messages:
-            time.sleep(0.05)
-    return bodies
 
 
 def test_each_format_through_sqs_with_mixed_versions_after_an_alter(

@@ -11,7 +11,7 @@ import pytest
 from outbox_triggers import backfill, commands, emit
 from outbox_triggers.spec import load
 
-from .conftest import ORDERS, Project
+from .conftest import ORDERS, Project, receive
 
 pytestmark = pytest.mark.integration
 
@@ -40,23 +40,6 @@ def queues(sqs: Any) -> Any:
 FORMATS = ("maxwell", "debezium", "cloudevents")
 
 
-def receive(sqs: Any, url: str, expected: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-    """Every message on ``url``, in arrival order, once ``expected`` arrived (or ``timeout`` passed)."""
-    got: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < expected and time.monotonic() < deadline:
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        for m in batch:
-            attributes = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
-            got.append({"body": json.loads(m["Body"]), "attributes": attributes})
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        if not batch:
-            time.sleep(0.05)
-    return got
-
-
 def test_a_backfill_reaches_maxwell_debezium_and_cloudevents_consumers(
     project: Project, sqs: Any, queues: dict[str, str]
 ) -> None:
@@ -71,7 +54,7 @@ def test_a_backfill_reaches_maxwell_debezium_and_cloudevents_consumers(
     assert done.state == "done"
     commands.relay(project.spec_path, project.url, once=True)
 
-    maxwell = [m["body"] for m in receive(sqs, queues["maxwell"], 4)]
+    maxwell = [json.loads(b) for b in receive(sqs, queues["maxwell"], 4)]
     assert [m["type"] for m in maxwell] == [
         "bootstrap-start",
         "bootstrap-insert",
@@ -81,13 +64,13 @@ def test_a_backfill_reaches_maxwell_debezium_and_cloudevents_consumers(
     assert [m["data"].get("id") for m in maxwell[1:3]] == [1, 2]
     assert maxwell[1]["data"]["total"] == 1.5  # Maxwell's DECIMAL is a JSON number
 
-    debezium = [m["body"] for m in receive(sqs, queues["debezium"], 2)]
+    debezium = [json.loads(b) for b in receive(sqs, queues["debezium"], 2)]
     assert [(d["op"], d["source"]["snapshot"], d["after"]["id"]) for d in debezium] == [
         ("r", "true", 1),
         ("r", "true", 2),
     ], "one read per row, and no message for the markers"
 
-    cloud = [m["body"] for m in receive(sqs, queues["cloudevents"], 4)]
+    cloud = [json.loads(b) for b in receive(sqs, queues["cloudevents"], 4)]
     reads = [c for c in cloud if c["data"]["op"] == "read"]
     assert [c["specversion"] for c in reads] == ["1.0", "1.0"] and len(cloud) == 4
 
@@ -104,13 +87,14 @@ def test_an_application_event_through_each_envelope(
         )
     commands.relay(project.spec_path, project.url, once=True)
 
-    [debezium] = receive(sqs, queues["debezium"], 1)
-    assert debezium["body"] == {"n": 1}, "the Outbox Event Router sends the payload as the message"
-    assert debezium["attributes"]["id"] == event_id and debezium["attributes"]["eventType"] == "OrderPaid"
-    [maxwell] = receive(sqs, queues["maxwell"], 1)
-    assert maxwell["body"]["op"] == "event" and maxwell["body"]["id"] == event_id
-    [cloud] = receive(sqs, queues["cloudevents"], 1)
-    assert (cloud["body"]["type"], cloud["body"]["subject"], cloud["body"]["id"]) == (
+    attributes: list[dict[str, str]] = []
+    [debezium] = [json.loads(b) for b in receive(sqs, queues["debezium"], 1, attributes=attributes)]
+    assert debezium == {"n": 1}, "the Outbox Event Router sends the payload as the message"
+    assert attributes[0]["id"] == event_id and attributes[0]["eventType"] == "OrderPaid"
+    [maxwell] = [json.loads(b) for b in receive(sqs, queues["maxwell"], 1)]
+    assert maxwell["op"] == "event" and maxwell["id"] == event_id
+    [cloud] = [json.loads(b) for b in receive(sqs, queues["cloudevents"], 1)]
+    assert (cloud["type"], cloud["subject"], cloud["id"]) == (
         "OrderPaid",
         "7",
         event_id,
